@@ -1,0 +1,70 @@
+/// Builds graphs in Swift: `let y = try b.relu(b.conv2d(x, w, bias))`.
+///
+/// Each op file adds typed convenience methods (`conv2d`, `relu`, …) on top of `apply`, which fills default
+/// attributes and infers result types from the op table.
+public final class GraphBuilder {
+    public private(set) var graph: Graph
+
+    public init(name: String) { graph = Graph(name: name) }
+
+    /// Continues building on an existing graph (passes use this to append gradient IR).
+    public init(graph: Graph) { self.graph = graph }
+
+    public func type(of value: ValueID) -> TensorType { graph.type(of: value) }
+    public func shape(of value: ValueID) -> [Int] { graph.type(of: value).shape }
+    public func dtype(of value: ValueID) -> DType { graph.type(of: value).dtype }
+
+    /// Adds a runtime input.
+    public func input(_ name: String, _ type: TensorType) -> ValueID {
+        graph.addArgument(name: name, kind: .input, type: type)
+    }
+
+    /// Adds a parameter; trainable ones are what autodiff differentiates by default.
+    public func parameter(_ name: String, _ type: TensorType, trainable: Bool = true) -> ValueID {
+        graph.addArgument(name: name, kind: .parameter(trainable: trainable), type: type)
+    }
+
+    /// Applies `op` and returns all of its results.
+    public func applyMulti(_ op: OpDefinition, _ operands: [ValueID], _ attributes: Attributes = [:]) throws -> [ValueID] {
+        try graph.addNode(op, operands, attributes)
+    }
+
+    /// Applies a one-result `op`.
+    public func apply(_ op: OpDefinition, _ operands: [ValueID], _ attributes: Attributes = [:]) throws -> ValueID {
+        let results = try graph.addNode(op, operands, attributes)
+        guard results.count == 1 else { throw OpError("'\(op.name)' has \(results.count) results; use applyMulti") }
+        return results[0]
+    }
+
+    /// Names `value` as an output.
+    public func output(_ name: String, _ value: ValueID) { graph.addOutput(name: name, value: value) }
+
+    /// Names `value` as the loss output (a scalar that autodiff differentiates).
+    public func loss(_ name: String, _ value: ValueID) { graph.addOutput(name: name, value: value, isLoss: true) }
+
+    /// Replaces the outputs wholesale (passes that rewrite outputs use this).
+    public func setOutputs(_ outputs: [Output]) { graph.outputs = outputs }
+}
+
+// Convenience methods for the elementwise group.
+extension GraphBuilder {
+    public func add(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.add, [a, b]) }
+    public func sub(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.sub, [a, b]) }
+    public func mul(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.mul, [a, b]) }
+    public func div(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.div, [a, b]) }
+    public func maximum(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.maximum, [a, b]) }
+    public func minimum(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.minimum, [a, b]) }
+    public func neg(_ x: ValueID) throws -> ValueID { try apply(Ops.neg, [x]) }
+    public func abs(_ x: ValueID) throws -> ValueID { try apply(Ops.abs, [x]) }
+    public func square(_ x: ValueID) throws -> ValueID { try apply(Ops.square, [x]) }
+    public func sqrt(_ x: ValueID) throws -> ValueID { try apply(Ops.sqrt, [x]) }
+    public func exp(_ x: ValueID) throws -> ValueID { try apply(Ops.exp, [x]) }
+    public func log(_ x: ValueID) throws -> ValueID { try apply(Ops.log, [x]) }
+    public func reciprocal(_ x: ValueID) throws -> ValueID { try apply(Ops.reciprocal, [x]) }
+    public func scale(_ x: ValueID, by factor: Double) throws -> ValueID {
+        try apply(Ops.scale, [x], ["factor": .float(factor)])
+    }
+    public func shift(_ x: ValueID, by offset: Double) throws -> ValueID {
+        try apply(Ops.shift, [x], ["offset": .float(offset)])
+    }
+}

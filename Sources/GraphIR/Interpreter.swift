@@ -1,0 +1,59 @@
+/// An error while running a graph: missing or mistyped inputs.
+public struct InterpreterError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The reference interpreter: runs each node's table kernel in order. Values are Doubles rounded to their
+/// dtype after every op, so a float32 graph is float32 storage with float64 arithmetic inside each op.
+/// Written for obviousness; it is the oracle every pass and the LLVM backend are checked against.
+public struct Interpreter {
+    public let graph: Graph
+
+    public init(graph: Graph) { self.graph = graph }
+
+    /// Runs the graph on `arguments` (by argument name, inputs and parameters alike) and returns every
+    /// output by name.
+    public func run(_ arguments: [String: Tensor]) throws -> [String: Tensor] {
+        let values = try runAll(arguments)
+        var outputs: [String: Tensor] = [:]
+        for o in graph.outputs { outputs[o.name] = values[o.value.index] }
+        return outputs
+    }
+
+    /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
+    public func runAll(_ arguments: [String: Tensor]) throws -> [Tensor?] {
+        var values = [Tensor?](repeating: nil, count: graph.values.count)
+        for arg in graph.arguments {
+            guard let t = arguments[arg.name] else {
+                throw InterpreterError("missing \(arg.isParameter ? "parameter" : "input") '\(arg.name)' of type \(graph.type(of: arg.value))")
+            }
+            let expected = graph.type(of: arg.value)
+            guard t.shape == expected.shape else {
+                throw InterpreterError("'\(arg.name)' has shape \(t.shape), the graph expects \(expected)")
+            }
+            values[arg.value.index] = t.converted(to: expected.dtype)
+        }
+        // Free each value after its last use so large graphs fit.
+        var remainingUses = graph.useCounts()
+        let outputValues = Set(graph.outputs.map(\.value))
+        for node in graph.nodes {
+            let inputs = node.operands.map { values[$0.index]! }
+            let resultTypes = node.results.map { graph.type(of: $0) }
+            let results = node.op.kernel(inputs, node.attributes, resultTypes)
+            precondition(results.count == node.results.count, "\(node.op.name) kernel returned \(results.count) results")
+            for (id, var t) in zip(node.results, results) {
+                let type = graph.type(of: id)
+                precondition(t.shape == type.shape, "\(node.op.name) kernel returned \(t.shape), expected \(type)")
+                if t.dtype != type.dtype || type.dtype == .f32 { t = Tensor(type, scalars: t.scalars) }
+                values[id.index] = t
+            }
+            for v in node.operands {
+                remainingUses[v.index] -= 1
+                if remainingUses[v.index] == 0 && !outputValues.contains(v) { values[v.index] = nil }
+            }
+        }
+        return values
+    }
+}

@@ -1,0 +1,190 @@
+/// An error from an op's rules (operand count, attributes, shapes). The verifier and parser attach positions.
+public struct OpError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Categories that passes and the backend query instead of switching on op names (tinygrad's `GroupOp`).
+public struct OpTraits: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Each result element depends only on the operand elements at the same (broadcast) index.
+    public static let elementwise = OpTraits(rawValue: 1 << 0)
+    /// Operands broadcast NumPy-style to the result shape.
+    public static let broadcasting = OpTraits(rawValue: 1 << 1)
+    /// Operand order does not matter (for CSE and canonicalisation).
+    public static let commutative = OpTraits(rawValue: 1 << 2)
+    /// Sums or averages over axes.
+    public static let reduction = OpTraits(rawValue: 1 << 3)
+    /// A pointwise nonlinearity that fusion may append to a convolution or norm.
+    public static let activation = OpTraits(rawValue: 1 << 4)
+    /// Normalises with statistics taken at run time (instance norm, AdaIN, layer norm, batch norm).
+    public static let normalization = OpTraits(rawValue: 1 << 5)
+    /// Convolution or matrix product: the work that goes to GEMM.
+    public static let contraction = OpTraits(rawValue: 1 << 6)
+    /// Spatial windows: padding, pooling, upsampling.
+    public static let spatial = OpTraits(rawValue: 1 << 7)
+    /// Moves or views data without arithmetic (reshape, transpose, slice, concat, broadcast).
+    public static let layout = OpTraits(rawValue: 1 << 8)
+    /// Produces a value from attributes alone.
+    public static let constant = OpTraits(rawValue: 1 << 9)
+    /// Blocks gradients (PyTorch's `.detach()`).
+    public static let gradientBarrier = OpTraits(rawValue: 1 << 10)
+    /// A loss piece (L1, LSGAN, BCE).
+    public static let loss = OpTraits(rawValue: 1 << 11)
+    /// Exists to express gradients (convolution backward data, pad backward, …).
+    public static let backward = OpTraits(rawValue: 1 << 12)
+}
+
+/// One declared attribute: its kind, default, and a check of its value.
+public struct AttributeSpec: Sendable {
+    public var name: String
+    public var kind: AttributeKind
+    /// The value used when the attribute is omitted; nil makes it required.
+    public var defaultValue: AttributeValue?
+    /// Returns a message when the (kind-checked) value is out of range.
+    public var check: (@Sendable (AttributeValue) -> String?)?
+
+    public init(
+        _ name: String, _ kind: AttributeKind, default defaultValue: AttributeValue? = nil,
+        check: (@Sendable (AttributeValue) -> String?)? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.check = check
+    }
+}
+
+/// How many operands an op takes, and their names (for messages and docs).
+public enum OperandSpec: Sendable {
+    /// Exactly these operands.
+    case fixed([String])
+    /// The required operands, then up to `optional.count` more.
+    case optionalTrailing(required: [String], optional: [String])
+    /// One or more of the same kind.
+    case variadic(String, minimum: Int)
+
+    public func check(_ count: Int, op: String) -> String? {
+        switch self {
+        case .fixed(let names) where count != names.count:
+            return "'\(op)' takes \(names.count) operand\(names.count == 1 ? "" : "s") (\(names.joined(separator: ", "))), got \(count)"
+        case .optionalTrailing(let req, let opt) where count < req.count || count > req.count + opt.count:
+            return "'\(op)' takes \(req.count) to \(req.count + opt.count) operands (\((req + opt.map { "[\($0)]" }).joined(separator: ", "))), got \(count)"
+        case .variadic(let name, let minimum) where count < minimum:
+            return "'\(op)' takes at least \(minimum) '\(name)' operands, got \(count)"
+        default:
+            return nil
+        }
+    }
+}
+
+/// Work and traffic of one node, for the cost model, build reports and benchmarks.
+public struct Cost: Hashable, Sendable {
+    public var flops: Int
+    public var bytes: Int
+    public init(flops: Int, bytes: Int) {
+        self.flops = flops
+        self.bytes = bytes
+    }
+    public static func + (a: Cost, b: Cost) -> Cost { Cost(flops: a.flops + b.flops, bytes: a.bytes + b.bytes) }
+}
+
+/// What a VJP rule sees: the node's operands and results, the upstream gradient of each result (nil where
+/// nothing downstream depends on it), and a builder to emit gradient IR into.
+public struct VJPContext {
+    public let builder: GraphBuilder
+    public let operands: [ValueID]
+    public let results: [ValueID]
+    public let upstream: [ValueID?]
+    public let attributes: Attributes
+}
+
+/// Emits IR computing the gradient of each operand (nil for no gradient).
+public typealias VJPRule = @Sendable (VJPContext) throws -> [ValueID?]
+
+/// The single definition of an op (MLIR's ODS, Glow's ClassGen): the printer, parser, verifier, shape
+/// inference, interpreter, cost model and autodiff all read this.
+public final class OpDefinition: Hashable, @unchecked Sendable, CustomStringConvertible {
+    public typealias ShapeRule = @Sendable ([TensorType], Attributes) throws(OpError) -> [TensorType]
+    public typealias Kernel = @Sendable ([Tensor], Attributes, [TensorType]) -> [Tensor]
+    public typealias CostRule = @Sendable ([TensorType], [TensorType], Attributes) -> Cost
+
+    public let name: String
+    public let summary: String
+    public let operands: OperandSpec
+    public let attributes: [AttributeSpec]
+    public let traits: OpTraits
+    /// Result types from operand types and (checked, defaulted) attributes; throws on invalid combinations.
+    public let inferTypes: ShapeRule
+    /// The reference implementation: obvious rather than fast. Results are rounded to their dtype by the caller.
+    public let kernel: Kernel
+    public let cost: CostRule
+    /// The vector-Jacobian product, or nil for ops that are not differentiable (and need not be).
+    public private(set) var vjp: VJPRule?
+
+    public init(
+        name: String, summary: String, operands: OperandSpec, attributes: [AttributeSpec] = [],
+        traits: OpTraits = [], inferTypes: @escaping ShapeRule, kernel: @escaping Kernel,
+        cost: CostRule? = nil, vjp: VJPRule? = nil
+    ) {
+        self.name = name
+        self.summary = summary
+        self.operands = operands
+        self.attributes = attributes
+        self.traits = traits
+        self.inferTypes = inferTypes
+        self.kernel = kernel
+        self.cost = cost ?? OpDefinition.elementwiseCost(flopsPerElement: 1)
+        self.vjp = vjp
+    }
+
+    /// Installs the VJP rule; done once, while the op table is assembled.
+    public func setVJP(_ rule: @escaping VJPRule) { vjp = rule }
+
+    public static func == (a: OpDefinition, b: OpDefinition) -> Bool { a === b }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+    public var description: String { name }
+
+    public func attributeSpec(named name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
+
+    /// Checks attribute names, kinds and ranges and fills defaults; returns the complete attribute set.
+    public func checkAttributes(_ given: Attributes) throws(OpError) -> Attributes {
+        var result = Attributes()
+        for name in given.values.keys.sorted() where attributeSpec(named: name) == nil {
+            let known = attributes.map(\.name)
+            throw OpError("'\(self.name)' has no attribute '\(name)'"
+                + (known.isEmpty ? " (it takes none)" : " (it takes \(known.joined(separator: ", ")))"))
+        }
+        for spec in attributes {
+            guard let raw = given[spec.name] ?? spec.defaultValue else {
+                throw OpError("'\(name)' needs attribute '\(spec.name)' (\(spec.kind.rawValue))")
+            }
+            guard let value = spec.kind.coerce(raw) else {
+                throw OpError("attribute '\(spec.name)' of '\(name)' must be \(spec.kind.rawValue)")
+            }
+            if case .float(let f) = value, !f.isFinite {
+                throw OpError("attribute '\(spec.name)' of '\(name)' must be finite")
+            }
+            if case .floats(let fs) = value, fs.contains(where: { !$0.isFinite }) {
+                throw OpError("attribute '\(spec.name)' of '\(name)' must be finite")
+            }
+            if let message = spec.check?(value) {
+                throw OpError("attribute '\(spec.name)' of '\(name)': \(message)")
+            }
+            result[spec.name] = value
+        }
+        return result
+    }
+
+    /// The common cost of a pointwise op: `flopsPerElement` per result element, every operand read once.
+    public static func elementwiseCost(flopsPerElement: Int) -> CostRule {
+        { operands, results, _ in
+            let elements = results.reduce(0) { $0 + $1.elementCount }
+            let bytes = (operands + results).reduce(0) { $0 + $1.byteCount }
+            return Cost(flops: elements * flopsPerElement, bytes: bytes)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// Element types a tensor can hold.
+public enum DType: String, Sendable, CaseIterable, Hashable {
+    case f32, f64
+
+    /// Bytes per element.
+    public var byteWidth: Int { self == .f32 ? 4 : 8 }
+
+    /// Rounds a value to this type's precision (the interpreter keeps every value as a Double).
+    @inline(__always)
+    public func round(_ x: Double) -> Double { self == .f32 ? Double(Float(x)) : x }
+}
+
+/// The largest number of elements a tensor may have: keeps shape arithmetic far from overflow and stops a
+/// malformed file from asking for an absurd allocation.
+public let maxTensorElements = 1 << 40
+
+/// A tensor's static type: element type and shape (NCHW for images; rank 0 is a scalar).
+public struct TensorType: Hashable, Sendable, CustomStringConvertible {
+    public var dtype: DType
+    public var shape: [Int]
+
+    public init(_ dtype: DType, _ shape: [Int]) {
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    public var rank: Int { shape.count }
+
+    /// Number of elements; callers must have validated the shape (see `TensorType.validate`).
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    public var byteCount: Int { elementCount * dtype.byteWidth }
+
+    /// `f32[1, 3, 16, 16]`; the text format's spelling.
+    public var description: String { "\(dtype.rawValue)[\(shape.map(String.init).joined(separator: ", "))]" }
+
+    /// Checks that every dimension is positive and the element count stays below `maxTensorElements`.
+    public static func validate(shape: [Int]) -> String? {
+        var count = 1
+        for d in shape {
+            if d <= 0 { return "dimension \(d) must be positive" }
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow || product > maxTensorElements {
+                return "shape \(shape) has more than \(maxTensorElements) elements"
+            }
+            count = product
+        }
+        return nil
+    }
+
+    /// Row-major strides of the shape.
+    public var strides: [Int] {
+        var result = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            result[i] = s
+            s *= shape[i]
+        }
+        return result
+    }
+}

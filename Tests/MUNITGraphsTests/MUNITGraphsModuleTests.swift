@@ -1,0 +1,4 @@
+import Testing
+import MUNITGraphs
+
+@Test func munitGraphsModuleSeesTheOpTable() { #expect(MUNITGraphsModule.opCount > 0) }

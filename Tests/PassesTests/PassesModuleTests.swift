@@ -1,0 +1,4 @@
+import Testing
+import Passes
+
+@Test func passesModuleSeesTheOpTable() { #expect(PassesModule.opCount > 0) }
