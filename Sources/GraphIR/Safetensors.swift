@@ -1,0 +1,180 @@
+import Foundation
+
+/// An error reading or writing a safetensors file; the message names the file and what is wrong.
+public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A safetensors file (the format PyTorch users load weights from): an 8-byte little-endian header length,
+/// a JSON header mapping each tensor name to dtype, shape and byte range, then the raw little-endian data.
+/// F32 and F64 tensors are supported; anything else is a clear error.
+public struct SafetensorsFile: Sendable {
+    public var tensors: [String: Tensor]
+    /// The header's `__metadata__` entry (string to string).
+    public var metadata: [String: String]
+
+    /// Headers larger than this are treated as corrupt rather than allocated.
+    static let maxHeaderBytes = 100 << 20
+
+    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    /// Reads and checks a file; errors name the file.
+    public static func read(contentsOf url: URL) throws -> SafetensorsFile {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw SafetensorsError("\(url.path): cannot read: \(error.localizedDescription)")
+        }
+        do { return try parse(data) } catch let error as SafetensorsError {
+            throw SafetensorsError("\(url.path): \(error.message)")
+        }
+    }
+
+    /// Parses the bytes of a safetensors file.
+    public static func parse(_ data: Data) throws -> SafetensorsFile {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { throw SafetensorsError("truncated: \(bytes.count) bytes, no header length") }
+        var headerLength: UInt64 = 0
+        for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard headerLength <= UInt64(maxHeaderBytes), Int(headerLength) <= bytes.count - 8 else {
+            throw SafetensorsError("header length \(headerLength) does not fit a file of \(bytes.count) bytes")
+        }
+        let headerEnd = 8 + Int(headerLength)
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) } catch {
+            throw SafetensorsError("header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else { throw SafetensorsError("header is not a JSON object") }
+
+        var file = SafetensorsFile()
+        let dataSize = bytes.count - headerEnd
+        var ranges: [(Int, Int, String)] = []
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                guard let meta = entry as? [String: String] else {
+                    throw SafetensorsError("__metadata__ must map strings to strings")
+                }
+                file.metadata = meta
+                continue
+            }
+            guard let fields = entry as? [String: Any], let dtypeName = fields["dtype"] as? String,
+                  let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int],
+                  offsets.count == 2
+            else { throw SafetensorsError("tensor '\(name)': entry needs dtype, shape and data_offsets [begin, end]") }
+            let dtype: DType
+            switch dtypeName {
+            case "F32": dtype = .f32
+            case "F64": dtype = .f64
+            default: throw SafetensorsError("tensor '\(name)': dtype \(dtypeName) is not supported (F32, F64)")
+            }
+            if let problem = TensorType.validate(shape: shape) {
+                throw SafetensorsError("tensor '\(name)': \(problem)")
+            }
+            let type = TensorType(dtype, shape)
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, end >= begin, end <= dataSize else {
+                throw SafetensorsError("tensor '\(name)': data_offsets [\(begin), \(end)] outside the \(dataSize) data bytes")
+            }
+            guard end - begin == type.byteCount else {
+                throw SafetensorsError("tensor '\(name)': \(end - begin) bytes for \(type), which needs \(type.byteCount)")
+            }
+            ranges.append((begin, end, name))
+            file.tensors[name] = decode(bytes, from: headerEnd + begin, type: type)
+        }
+        // The format requires tensors to tile the data section without gaps or overlaps.
+        ranges.sort { $0.0 < $1.0 }
+        var cursor = 0
+        for (begin, end, name) in ranges {
+            guard begin == cursor else {
+                throw SafetensorsError("tensor '\(name)': data at byte \(begin) \(begin < cursor ? "overlaps the previous tensor" : "leaves a gap after byte \(cursor)")")
+            }
+            cursor = end
+        }
+        guard cursor == dataSize else { throw SafetensorsError("\(dataSize - cursor) trailing bytes after the last tensor") }
+        return file
+    }
+
+    private static func decode(_ bytes: [UInt8], from start: Int, type: TensorType) -> Tensor {
+        let count = type.elementCount
+        var scalars = [Double](repeating: 0, count: count)
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<count {
+                switch type.dtype {
+                case .f32:
+                    let bits = raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)
+                    scalars[i] = Double(Float(bitPattern: UInt32(littleEndian: bits)))
+                case .f64:
+                    let bits = raw.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self)
+                    scalars[i] = Double(bitPattern: UInt64(littleEndian: bits))
+                }
+            }
+        }
+        return Tensor(type, scalars: scalars)
+    }
+
+    /// The file's bytes: tensors in name order (deterministic output), header padded to 8 bytes.
+    public func serialized() throws -> Data {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let t = tensors[name]!
+            header[name] = [
+                "dtype": t.dtype == .f32 ? "F32" : "F64", "shape": t.shape, "data_offsets": [offset, offset + t.type.byteCount],
+            ] as [String: Any]
+            offset += t.type.byteCount
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        var out = Data(capacity: 8 + json.count + offset)
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(json)
+        for name in names {
+            let t = tensors[name]!
+            switch t.dtype {
+            case .f32:
+                var bits = t.scalars.map { Float($0).bitPattern.littleEndian }
+                bits.withUnsafeMutableBytes { out.append(contentsOf: $0) }
+            case .f64:
+                var bits = t.scalars.map { $0.bitPattern.littleEndian }
+                bits.withUnsafeMutableBytes { out.append(contentsOf: $0) }
+            }
+        }
+        return out
+    }
+
+    /// Writes the file atomically: a temporary file beside it, flushed to disk, then renamed over the target,
+    /// so a crash at any moment leaves either the old file or the new one.
+    public func write(to url: URL) throws {
+        try writeFileAtomically(try serialized(), to: url)
+    }
+}
+
+/// Writes `data` to `url` through a temporary file that is fsync'ed and renamed into place.
+public func writeFileAtomically(_ data: Data, to url: URL) throws {
+    let directory = url.deletingLastPathComponent()
+    let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+        throw SafetensorsError("\(url.path): cannot create \(temporary.path) (is the folder writable?)")
+    }
+    do {
+        let handle = try FileHandle(forWritingTo: temporary)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+    } catch {
+        try? FileManager.default.removeItem(at: temporary)
+        throw SafetensorsError("\(url.path): cannot write: \(error.localizedDescription)")
+    }
+    guard rename(temporary.path, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw SafetensorsError("\(url.path): cannot replace: \(reason)")
+    }
+}
