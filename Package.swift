@@ -64,5 +64,6 @@ let package = Package(
         .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend"],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
+        .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR"]),
     ]
 )

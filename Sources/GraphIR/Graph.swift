@@ -31,7 +31,7 @@ public struct ValueInfo: Hashable, Sendable {
 
 /// A graph argument: a runtime input or a parameter (weights; trainable ones are what autodiff and the
 /// optimiser act on). Names are PyTorch `state_dict` names for parameters, so checkpoints interoperate.
-public struct Argument: Hashable, Sendable {
+public struct GraphArgument: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
         case input
         case parameter(trainable: Bool)
@@ -74,7 +74,7 @@ public struct Output: Hashable, Sendable {
 public struct Graph: Hashable, Sendable {
     public var name: String
     public private(set) var values: [ValueInfo] = []
-    public private(set) var arguments: [Argument] = []
+    public private(set) var arguments: [GraphArgument] = []
     public private(set) var nodes: [Node] = []
     public var outputs: [Output] = []
 
@@ -88,24 +88,24 @@ public struct Graph: Hashable, Sendable {
         return nil
     }
 
-    public func argument(named name: String) -> Argument? { arguments.first { $0.name == name } }
+    public func argument(named name: String) -> GraphArgument? { arguments.first { $0.name == name } }
     public func output(named name: String) -> Output? { outputs.first { $0.name == name } }
 
     /// The loss output, if one is marked.
     public var lossOutput: Output? { outputs.first { $0.isLoss } }
 
-    public var inputs: [Argument] { arguments.filter { !$0.isParameter } }
-    public var parameters: [Argument] { arguments.filter(\.isParameter) }
-    public var trainableParameters: [Argument] { arguments.filter(\.isTrainable) }
+    public var inputs: [GraphArgument] { arguments.filter { !$0.isParameter } }
+    public var parameters: [GraphArgument] { arguments.filter(\.isParameter) }
+    public var trainableParameters: [GraphArgument] { arguments.filter(\.isTrainable) }
 
     /// Adds an argument and returns its value.
     @discardableResult
     public mutating func addArgument(
-        name: String, kind: Argument.Kind, type: TensorType, location: SourceLocation? = nil
+        name: String, kind: GraphArgument.Kind, type: TensorType, location: SourceLocation? = nil
     ) -> ValueID {
         let id = ValueID(values.count)
         values.append(ValueInfo(type: type, definition: .argument(arguments.count)))
-        arguments.append(Argument(name: name, kind: kind, value: id, location: location))
+        arguments.append(GraphArgument(name: name, kind: kind, value: id, location: location))
         return id
     }
 
@@ -134,6 +134,7 @@ public struct Graph: Hashable, Sendable {
         for v in operands where v.index < 0 || v.index >= values.count {
             throw OpError("\(op.name): operand \(v) is not a value of this graph")
         }
+        if let message = op.operands.check(operands.count, op: op.name) { throw OpError(message) }
         let attrs = try op.checkAttributes(attributes)
         let types = try op.inferTypes(operands.map { type(of: $0) }, attrs)
         return appendNode(op: op, operands: operands, attributes: attrs, resultTypes: types, location: location)

@@ -42,6 +42,19 @@ public final class GraphBuilder {
     /// Names `value` as the loss output (a scalar that autodiff differentiates).
     public func loss(_ name: String, _ value: ValueID) { graph.addOutput(name: name, value: value, isLoss: true) }
 
+    /// Sums `value` over the axes NumPy broadcasting stretched, so the result has `shape` (the reverse of
+    /// broadcasting `shape` to the value's shape; VJP rules of broadcasting ops use it).
+    public func sumToShape(_ value: ValueID, _ shape: [Int]) throws -> ValueID {
+        let from = self.shape(of: value)
+        if from == shape { return value }
+        let offset = from.count - shape.count
+        guard offset >= 0 else { throw OpError("cannot sum \(from) down to the larger shape \(shape)") }
+        var axes: [Int] = Array(0..<offset)
+        for (i, d) in shape.enumerated() where d == 1 && from[offset + i] != 1 { axes.append(offset + i) }
+        let summed = axes.isEmpty ? value : try reduceSum(value, axes: axes, keepdims: true)
+        return self.shape(of: summed) == shape ? summed : try reshape(summed, to: shape)
+    }
+
     /// Replaces the outputs wholesale (passes that rewrite outputs use this).
     public func setOutputs(_ outputs: [Output]) { graph.outputs = outputs }
 }
@@ -55,6 +68,7 @@ extension GraphBuilder {
     public func maximum(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.maximum, [a, b]) }
     public func minimum(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.minimum, [a, b]) }
     public func neg(_ x: ValueID) throws -> ValueID { try apply(Ops.neg, [x]) }
+    public func sign(_ x: ValueID) throws -> ValueID { try apply(Ops.sign, [x]) }
     public func abs(_ x: ValueID) throws -> ValueID { try apply(Ops.abs, [x]) }
     public func square(_ x: ValueID) throws -> ValueID { try apply(Ops.square, [x]) }
     public func sqrt(_ x: ValueID) throws -> ValueID { try apply(Ops.sqrt, [x]) }

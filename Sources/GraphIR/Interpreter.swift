@@ -23,7 +23,8 @@ public struct Interpreter {
     }
 
     /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
-    public func runAll(_ arguments: [String: Tensor]) throws -> [Tensor?] {
+    /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
+    public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
         var values = [Tensor?](repeating: nil, count: graph.values.count)
         for arg in graph.arguments {
             guard let t = arguments[arg.name] else {
@@ -39,21 +40,29 @@ public struct Interpreter {
         var remainingUses = graph.useCounts()
         let outputValues = Set(graph.outputs.map(\.value))
         for node in graph.nodes {
-            let inputs = node.operands.map { values[$0.index]! }
-            let resultTypes = node.results.map { graph.type(of: $0) }
-            let results = node.op.kernel(inputs, node.attributes, resultTypes)
-            precondition(results.count == node.results.count, "\(node.op.name) kernel returned \(results.count) results")
-            for (id, var t) in zip(node.results, results) {
-                let type = graph.type(of: id)
-                precondition(t.shape == type.shape, "\(node.op.name) kernel returned \(t.shape), expected \(type)")
-                if t.dtype != type.dtype || type.dtype == .f32 { t = Tensor(type, scalars: t.scalars) }
-                values[id.index] = t
-            }
+            for (id, t) in zip(node.results, evaluate(node, values)) { values[id.index] = t }
+            if keepingAll { continue }
             for v in node.operands {
                 remainingUses[v.index] -= 1
                 if remainingUses[v.index] == 0 && !outputValues.contains(v) { values[v.index] = nil }
             }
         }
         return values
+    }
+
+    /// Runs one node on `values` (its operands must be present) and returns its results, rounded to their
+    /// dtypes.
+    public func evaluate(_ node: Node, _ values: [Tensor?]) -> [Tensor] {
+        let inputs = node.operands.map { v -> Tensor in
+            guard let t = values[v.index] else { fatalError("interpreter: \(v) used after it was freed") }
+            return t
+        }
+        let resultTypes = node.results.map { graph.type(of: $0) }
+        let results = node.op.kernel(inputs, node.attributes, resultTypes)
+        precondition(results.count == node.results.count, "\(node.op.name) kernel returned \(results.count) results")
+        return zip(results, resultTypes).map { t, type in
+            precondition(t.shape == type.shape, "\(node.op.name) kernel returned \(t.shape), expected \(type)")
+            return t.dtype != type.dtype || type.dtype == .f32 ? Tensor(type, scalars: t.scalars) : t
+        }
     }
 }

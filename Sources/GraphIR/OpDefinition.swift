@@ -100,6 +100,26 @@ public struct VJPContext {
     public let results: [ValueID]
     public let upstream: [ValueID?]
     public let attributes: Attributes
+
+    public init(builder: GraphBuilder, operands: [ValueID], results: [ValueID], upstream: [ValueID?], attributes: Attributes) {
+        self.builder = builder
+        self.operands = operands
+        self.results = results
+        self.upstream = upstream
+        self.attributes = attributes
+    }
+
+    /// The upstream gradient of a one-result op (autodiff only calls a rule when there is one).
+    public var gradient: ValueID {
+        guard let g = upstream[0] else { fatalError("VJP called without an upstream gradient") }
+        return g
+    }
+
+    /// The single result of a one-result op.
+    public var result: ValueID { results[0] }
+
+    /// The shape of operand `i`.
+    public func shape(_ i: Int) -> [Int] { builder.shape(of: operands[i]) }
 }
 
 /// Emits IR computing the gradient of each operand (nil for no gradient).

@@ -5,5 +5,6 @@ struct Munitc: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "munitc",
         abstract: "A compiler that trains MUNIT through LLVM.",
-        subcommands: [])
+        discussion: "Graphs are text files (.graph); weights and tensors are safetensors files.",
+        subcommands: [Dump.self, Run.self])
 }

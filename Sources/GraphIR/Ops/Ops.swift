@@ -5,6 +5,8 @@ public enum Ops {
     public static let all: [OpDefinition] = {
         let groups: [[OpDefinition]] = [
             elementwiseOps,
+            convolutionOps, spatialOps, normalizationOps,
+            activationOps, reductionOps, layoutOps, sourceOps, lossOps,
         ]
         return groups.flatMap { $0 }
     }()

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+
+/// `munitc run FILE.graph --inputs IN.safetensors [-o OUT.safetensors]`: run the reference interpreter.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a graph on the reference interpreter.",
+        discussion: """
+            The inputs file holds one tensor per graph argument (inputs and parameters), by name. Without -o, \
+            prints a summary of each output; with -o, writes the outputs as safetensors.
+            """)
+
+    @Argument(help: "The .graph file.") var file: String
+    @Option(help: "A safetensors file with a tensor for every input and parameter.") var inputs: String?
+    @Flag(help: "Run on seeded uniform random values in [-1, 1] instead of an inputs file.") var randomInputs = false
+    @Option(help: "The seed for --random-inputs.") var seed: UInt64 = 0
+    @Option(name: [.short, .long], help: "Write the outputs to this safetensors file.") var output: String?
+
+    func validate() throws {
+        if (inputs == nil) == !randomInputs {
+            throw ValidationError("give either --inputs FILE or --random-inputs")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors(file: file) {
+            let graph = try loadGraph(path: file)
+            let arguments = try readArguments(for: graph)
+            let results: [String: Tensor]
+            do { results = try Interpreter(graph: graph).run(arguments) } catch {
+                throw UserError("\(inputs ?? "--random-inputs"): \(error)")
+            }
+            if let output {
+                do { try SafetensorsFile(tensors: results).write(to: URL(fileURLWithPath: output)) } catch {
+                    throw UserError("\(error)")
+                }
+            } else {
+                for o in graph.outputs { print(summary(name: o.name, results[o.name]!, isLoss: o.isLoss)) }
+            }
+        }
+    }
+
+    /// The argument tensors: read from --inputs (every argument must be there), or seeded random values.
+    func readArguments(for graph: Graph) throws -> [String: Tensor] {
+        guard let inputs else {
+            var rng = SplitMix64(seed: seed)
+            var tensors: [String: Tensor] = [:]
+            for arg in graph.arguments { tensors[arg.name] = Tensor.random(graph.type(of: arg.value), using: &rng) }
+            return tensors
+        }
+        let tensors: [String: Tensor]
+        do { tensors = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: inputs)).tensors } catch {
+            throw UserError("\(error)")
+        }
+        let missing = graph.arguments.map(\.name).filter { tensors[$0] == nil }
+        if !missing.isEmpty {
+            throw UserError("\(inputs) has no tensor for \(missing.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        return tensors
+    }
+
+    /// One line per output: name, type, and statistics a person can sanity-check.
+    func summary(name: String, _ t: Tensor, isLoss: Bool) -> String {
+        let s = t.scalars
+        let mean = s.reduce(0, +) / Double(s.count)
+        let head = s.prefix(4).map { String(format: "%.6g", $0) }.joined(separator: ", ")
+        return "\(isLoss ? "loss" : "output") \(name) : \(t.type)  min \(String(format: "%.6g", s.min()!))  "
+            + "max \(String(format: "%.6g", s.max()!))  mean \(String(format: "%.6g", mean))  [\(head)\(s.count > 4 ? ", …" : "")]"
+    }
+}
