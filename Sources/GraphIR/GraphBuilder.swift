@@ -69,6 +69,8 @@ extension GraphBuilder {
     public func minimum(_ a: ValueID, _ b: ValueID) throws -> ValueID { try apply(Ops.minimum, [a, b]) }
     public func neg(_ x: ValueID) throws -> ValueID { try apply(Ops.neg, [x]) }
     public func sign(_ x: ValueID) throws -> ValueID { try apply(Ops.sign, [x]) }
+    /// 1 where x > 0, else 0.
+    public func step(_ x: ValueID) throws -> ValueID { try apply(Ops.step, [x]) }
     public func abs(_ x: ValueID) throws -> ValueID { try apply(Ops.abs, [x]) }
     public func square(_ x: ValueID) throws -> ValueID { try apply(Ops.square, [x]) }
     public func sqrt(_ x: ValueID) throws -> ValueID { try apply(Ops.sqrt, [x]) }

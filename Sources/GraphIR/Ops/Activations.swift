@@ -1,12 +1,21 @@
 /// Pointwise nonlinearities (MUNIT's `activ` choices): relu, leaky relu, PReLU, SELU, tanh, sigmoid.
 extension Ops {
     /// max(x, 0); NaN stays NaN, as in PyTorch.
-    public static let relu = unary("relu", "max(x, 0)", traits: .activation) { x, _ in x < 0 ? 0 : x }
+    /// Its gradient at 0 is 0, as in PyTorch.
+    public static let relu = unary("relu", "max(x, 0)", traits: .activation, vjp: { ctx in
+        [try ctx.builder.mul(ctx.gradient, ctx.builder.step(ctx.operands[0]))]
+    }) { x, _ in x < 0 ? 0 : x }
 
     /// x for x ≥ 0, slope · x below (PyTorch's `negative_slope`; MUNIT's `lrelu` uses 0.2).
     public static let leakyRelu = unary(
         "leaky_relu", "x if x ≥ 0 else slope · x", traits: .activation,
-        attributes: [AttributeSpec("slope", .float, default: .float(0.2))]
+        attributes: [AttributeSpec("slope", .float, default: .float(0.2))],
+        vjp: { ctx in
+            // PyTorch: g where x > 0, slope · g elsewhere (0 included).
+            let b = ctx.builder, slope = ctx.attributes.float("slope")
+            let factor = try b.shift(b.scale(b.step(ctx.operands[0]), by: 1 - slope), by: slope)
+            return [try b.mul(ctx.gradient, factor)]
+        }
     ) { x, attrs in x < 0 ? x * attrs.float("slope") : x }
 
     /// PyTorch's `nn.PReLU`: a learned slope per channel (axis 1), or one slope shared by every element.
@@ -39,6 +48,19 @@ extension Ops {
                     out[i] *= slopes[channel]
                 }
                 return [Tensor(results[0], scalars: out)]
+            },
+            vjp: { ctx in
+                // x > 0: g flows to x; elsewhere slope·g flows to x and g·x to the slope of that channel.
+                let b = ctx.builder, x = ctx.operands[0], g = ctx.gradient
+                let xShape = ctx.shape(0), slopeShape = ctx.shape(1)
+                var slopeView = [Int](repeating: 1, count: Swift.max(xShape.count, 1))
+                if xShape.count >= 2 { slopeView[1] = slopeShape[0] }
+                let slope = try b.reshape(ctx.operands[1], to: slopeView)
+                let positive = try b.step(x)
+                let negativeX = try b.sub(x, b.mul(x, positive))
+                let gx = try b.mul(g, b.add(positive, b.sub(slope, b.mul(slope, positive))))
+                let gSlope = try b.reshape(b.sumToShape(b.mul(g, negativeX), slopeView), to: slopeShape)
+                return [gx, gSlope]
             })
     }()
 
@@ -48,14 +70,28 @@ extension Ops {
 
     /// scale · (x if x > 0 else alpha · (eˣ − 1)); expm1 keeps small negative inputs accurate.
     public static let selu = unary(
-        "selu", "scale · (x if x > 0 else alpha · (eˣ − 1))", traits: .activation, flops: 8
+        "selu", "scale · (x if x > 0 else alpha · (eˣ − 1))", traits: .activation, flops: 8,
+        vjp: { ctx in
+            // PyTorch: scale for x > 0, scale · alpha · eˣ for x ≤ 0.
+            let b = ctx.builder, x = ctx.operands[0]
+            let positive = try b.step(x)
+            let negativeSlope = try b.scale(b.exp(x), by: seluScale * seluAlpha)
+            let slope = try b.add(b.scale(positive, by: seluScale), b.sub(negativeSlope, b.mul(negativeSlope, positive)))
+            return [try b.mul(ctx.gradient, slope)]
+        }
     ) { x, _ in seluScale * (x > 0 ? x : seluAlpha * _expm1(x)) }
 
-    public static let tanh = unary("tanh", "hyperbolic tangent", traits: .activation, flops: 8) { x, _ in _tanh(x) }
+    public static let tanh = unary("tanh", "hyperbolic tangent", traits: .activation, flops: 8, vjp: { ctx in
+        let b = ctx.builder  // 1 − tanh²
+        return [try b.mul(ctx.gradient, b.shift(b.neg(b.square(ctx.result)), by: 1))]
+    }) { x, _ in _tanh(x) }
 
     /// 1 / (1 + e⁻ˣ), evaluated so that the exponential never overflows: for x < 0 it uses eˣ / (1 + eˣ),
     /// which also keeps the relative precision of tiny results.
-    public static let sigmoid = unary("sigmoid", "1 / (1 + e⁻ˣ)", traits: .activation, flops: 8) { x, _ in
+    public static let sigmoid = unary("sigmoid", "1 / (1 + e⁻ˣ)", traits: .activation, flops: 8, vjp: { ctx in
+        let b = ctx.builder, y = ctx.result  // y · (1 − y)
+        return [try b.mul(ctx.gradient, b.mul(y, b.shift(b.neg(y), by: 1)))]
+    }) { x, _ in
         if x >= 0 { return 1 / (1 + _exp(-x)) }
         let e = _exp(x)
         return e / (1 + e)

@@ -91,6 +91,9 @@ extension Ops {
     public static let sign = unary("sign", "−1, 0 or 1 by the sign of x", vjp: { _ in [nil] }) { x, _ in
         x > 0 ? 1 : (x < 0 ? -1 : 0)
     }
+    /// 1 where x > 0, else 0 (the Heaviside step with step(0) = 0): the mask in activation gradients, which
+    /// follow PyTorch's conventions at 0. Its own gradient is zero.
+    public static let step = unary("step", "1 if x > 0 else 0", vjp: { _ in [nil] }) { x, _ in x > 0 ? 1 : 0 }
     public static let square = unary("square", "x²", vjp: { ctx in
         [try ctx.builder.mul(ctx.gradient, ctx.builder.scale(ctx.operands[0], by: 2))]
     }) { x, _ in x * x }
@@ -119,6 +122,6 @@ extension Ops {
     ) { x, attrs in x + attrs.float("offset") }
 
     static let elementwiseOps: [OpDefinition] = [
-        add, sub, mul, div, maximum, minimum, neg, abs, sign, square, sqrt, exp, log, reciprocal, scale, shift,
+        add, sub, mul, div, maximum, minimum, neg, abs, sign, step, square, sqrt, exp, log, reciprocal, scale, shift,
     ]
 }

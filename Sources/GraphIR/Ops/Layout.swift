@@ -17,7 +17,7 @@ extension Ops {
                 return [result]
             },
             kernel: { inputs, _, results in [Tensor(results[0], scalars: inputs[0].scalars)] },
-            cost: { _, _, _ in Cost(flops: 0, bytes: 0) })
+            cost: { _, _, _ in Cost(flops: 0, bytes: 0) }, vjp: reshapeVJP)
     }()
 
     /// Result axis i is operand axis perm[i] (NumPy's `transpose(axes)`, PyTorch's `permute`).
@@ -44,7 +44,7 @@ extension Ops {
                 forEachOffset(shape: results[0].shape, strides: strides) { i, source in out[i] = x.scalars[source] }
                 return [Tensor(results[0], scalars: out)]
             },
-            cost: copyCost)
+            cost: copyCost, vjp: transposeVJP)
     }()
 
     /// The box starts[i] ..< ends[i] on every axis (unit steps).
@@ -81,7 +81,7 @@ extension Ops {
                 }
                 return [Tensor(results[0], scalars: out)]
             },
-            cost: copyCost)
+            cost: copyCost, vjp: sliceVJP)
     }()
 
     /// Operands joined along `axis`; every other dimension must agree.
@@ -124,7 +124,7 @@ extension Ops {
                 }
                 return [Tensor(results[0], scalars: out)]
             },
-            cost: copyCost)
+            cost: copyCost, vjp: concatVJP)
     }()
 
     /// x stretched to `shape` by NumPy broadcasting (x's size-1 and missing leading axes repeat).
@@ -144,7 +144,7 @@ extension Ops {
             kernel: { inputs, _, results in
                 [Tensor(results[0], scalars: inputs[0].broadcastScalars(to: results[0].shape))]
             },
-            cost: copyCost)
+            cost: copyCost, vjp: broadcastToVJP)
     }()
 
     /// Data movement only: every operand read once, the result written once.
@@ -214,4 +214,52 @@ extension GraphBuilder {
     public func broadcast(_ x: ValueID, to shape: [Int]) throws -> ValueID {
         try apply(Ops.broadcastTo, [x], ["shape": .ints(shape)])
     }
+}
+
+// VJP rules of the layout ops: each moves the gradient back the way the op moved the data.
+extension Ops {
+    static let reshapeVJP: VJPRule = { ctx in [try ctx.builder.reshape(ctx.gradient, to: ctx.shape(0))] }
+
+    static let transposeVJP: VJPRule = { ctx in
+        let perm = ctx.attributes.ints("perm")
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return [try ctx.builder.transpose(ctx.gradient, perm: inverse)]
+    }
+
+    /// The gradient placed back at its offsets, zeros around it: along each sliced axis, zeros are
+    /// concatenated before and after.
+    static let sliceVJP: VJPRule = { ctx in
+        let b = ctx.builder, full = ctx.shape(0)
+        let starts = ctx.attributes.ints("starts"), ends = ctx.attributes.ints("ends")
+        var g = ctx.gradient
+        for axis in full.indices where starts[axis] > 0 || ends[axis] < full[axis] {
+            var pieces: [ValueID] = []
+            func zeros(_ size: Int) throws -> ValueID {
+                var shape = b.shape(of: g)
+                shape[axis] = size
+                return try b.constant(value: 0, shape: shape, dtype: b.dtype(of: g))
+            }
+            if starts[axis] > 0 { pieces.append(try zeros(starts[axis])) }
+            pieces.append(g)
+            if ends[axis] < full[axis] { pieces.append(try zeros(full[axis] - ends[axis])) }
+            g = try b.concat(pieces, axis: axis)
+        }
+        return [g]
+    }
+
+    static let concatVJP: VJPRule = { ctx in
+        let b = ctx.builder, axis = ctx.attributes.int("axis"), full = b.shape(of: ctx.result)
+        var offset = 0
+        return try ctx.operands.indices.map { i in
+            let size = ctx.shape(i)[axis]
+            var starts = [Int](repeating: 0, count: full.count), ends = full
+            starts[axis] = offset
+            ends[axis] = offset + size
+            offset += size
+            return try b.slice(ctx.gradient, starts: starts, ends: ends)
+        }
+    }
+
+    static let broadcastToVJP: VJPRule = { ctx in [try ctx.builder.sumToShape(ctx.gradient, ctx.shape(0))] }
 }

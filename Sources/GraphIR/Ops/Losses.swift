@@ -25,7 +25,18 @@ extension Ops {
                 }
                 return [Tensor(results[0], scalars: out)]
             },
-            cost: OpDefinition.elementwiseCost(flopsPerElement: 20))
+            cost: OpDefinition.elementwiseCost(flopsPerElement: 20),
+            vjp: { ctx in
+                // PyTorch: ∂/∂p = (p − t) / max(p·(1 − p), 1e-12); ∂/∂t = max(log(1 − p), −100) − max(log p, −100).
+                let b = ctx.builder, p = ctx.operands[0], t = ctx.operands[1], g = ctx.gradient
+                let dtype = b.dtype(of: p)
+                let oneMinusP = try b.shift(b.neg(p), by: 1)
+                let denominator = try b.maximum(b.mul(p, oneMinusP), b.constant(value: 1e-12, dtype: dtype))
+                let gp = try b.div(b.mul(g, b.sub(p, t)), denominator)
+                let floor = try b.constant(value: -100, dtype: dtype)
+                let dt = try b.sub(b.maximum(b.log(oneMinusP), floor), b.maximum(b.log(p), floor))
+                return [try b.sumToShape(gp, ctx.shape(0)), try b.sumToShape(b.mul(g, dt), ctx.shape(1))]
+            })
     }()
 
     static let lossOps: [OpDefinition] = [binaryCrossEntropy]

@@ -3,7 +3,8 @@ extension Ops {
     /// A reduction over the attribute `axes` (canonical: sorted, distinct) that combines the sum of the
     /// reduced elements and their count with `finish`.
     static func reduction(
-        _ name: String, _ summary: String, finish: @escaping @Sendable (_ sum: Double, _ count: Int) -> Double
+        _ name: String, _ summary: String, averages: Bool,
+        finish: @escaping @Sendable (_ sum: Double, _ count: Int) -> Double
     ) -> OpDefinition {
         let operands = OperandSpec.fixed(["x"])
         return OpDefinition(
@@ -34,6 +35,15 @@ extension Ops {
             },
             cost: { operands, results, _ in
                 Cost(flops: operands[0].elementCount, bytes: operands[0].byteCount + results[0].byteCount)
+            },
+            vjp: { ctx in
+                // Every reduced element receives the gradient of its output slot (divided by the count for a
+                // mean): reshape to the kept shape, then broadcast back over the reduced axes.
+                let b = ctx.builder, shape = ctx.shape(0), axes = ctx.attributes.ints("axes")
+                let kept = reducedShape(shape, axes, keepdims: true)
+                var g = try b.reshape(ctx.gradient, to: kept)
+                if averages { g = try b.scale(g, by: 1 / Double(axes.reduce(1) { $0 * shape[$1] })) }
+                return [try b.broadcast(g, to: shape)]
             })
     }
 
@@ -66,8 +76,8 @@ extension Ops {
         }
     }
 
-    public static let reduceSum = reduction("reduce_sum", "Σ x over axes") { sum, _ in sum }
-    public static let reduceMean = reduction("reduce_mean", "mean of x over axes") { sum, count in
+    public static let reduceSum = reduction("reduce_sum", "Σ x over axes", averages: false) { sum, _ in sum }
+    public static let reduceMean = reduction("reduce_mean", "mean of x over axes", averages: true) { sum, count in
         sum / Double(count)
     }
 

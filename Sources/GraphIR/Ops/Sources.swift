@@ -64,7 +64,8 @@ extension Ops {
             },
             // The interpreter rounds the result to its dtype.
             kernel: { inputs, _, results in [Tensor(results[0], scalars: inputs[0].scalars)] },
-            cost: OpDefinition.elementwiseCost(flopsPerElement: 0))
+            cost: OpDefinition.elementwiseCost(flopsPerElement: 0),
+            vjp: { ctx in [try ctx.builder.cast(ctx.gradient, to: ctx.builder.dtype(of: ctx.operands[0]))] })
     }()
 
     static let sourceOps: [OpDefinition] = [constant, stopGradient, cast]

@@ -1,0 +1,38 @@
+import GraphIR
+
+/// Settings that passes built by name take (from `munitc build` flags).
+public struct PassSettings: Sendable {
+    /// A regular expression on trainable parameter names for `autodiff` (nil: all trainable parameters).
+    public var wrt: String?
+    public var adam = AdamOptions()
+    public var sgd = SGDOptions()
+    public init() {}
+}
+
+/// Every pass by its kebab-case name, for `--passes LIST` and help texts.
+public enum PassRegistry {
+    /// The names `--passes` accepts, in a sensible pipeline order.
+    public static let names = ["autodiff", "adam", "sgd"]
+
+    /// The pass called `name`.
+    public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
+        switch name {
+        case "autodiff": return try settings.wrt.map { try Autodiff(matching: $0) } ?? Autodiff()
+        case "adam": return AdamPass(options: settings.adam)
+        case "sgd": return SGDPass(options: settings.sgd)
+        default:
+            throw PassError(pass: name, "unknown pass (known: \(names.joined(separator: ", ")))")
+        }
+    }
+
+    /// The default pipeline of `munitc build`: the graph as given, or, for a training step, differentiate the
+    /// loss and append the optimiser's update.
+    public static func defaultPipeline(train optimizer: String?, _ settings: PassSettings = PassSettings()) throws -> [any Pass] {
+        var pipeline: [any Pass] = []
+        if let optimizer {
+            pipeline.append(try make("autodiff", settings))  // gradients of the loss as IR: grad.<param>
+            pipeline.append(try make(optimizer, settings))   // next.<param> and optimiser state updates
+        }
+        return pipeline
+    }
+}

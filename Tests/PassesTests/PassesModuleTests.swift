@@ -1,4 +1,0 @@
-import Testing
-import Passes
-
-@Test func passesModuleSeesTheOpTable() { #expect(PassesModule.opCount > 0) }
