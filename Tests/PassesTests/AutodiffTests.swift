@@ -157,3 +157,32 @@ extension Graph {
         return b.graph
     }
 }
+
+@Suite struct GradientCheckerTests {
+    /// An op whose VJP is deliberately wrong (twice the true gradient): the checker must catch it.
+    static let brokenDouble = OpDefinition(
+        name: "broken_double", summary: "2x with a wrong gradient", operands: .fixed(["x"]),
+        inferTypes: { types, _ throws(OpError) in [types[0]] },
+        kernel: { inputs, _, results in [Tensor(results[0], scalars: inputs[0].scalars.map { 2 * $0 })] },
+        vjp: { ctx in [try ctx.builder.scale(ctx.gradient, by: 4)] })
+
+    @Test func catchesAWrongVJPRule() throws {
+        let b = GraphBuilder(name: "broken")
+        let x = b.parameter("x", TensorType(.f32, [5]))
+        b.loss("loss", try b.reduceSum(b.square(b.apply(Self.brokenDouble, [x])), axes: [0]))
+        let result = try #require(try GradientChecker().check(b.graph).first)
+        #expect(!result.passed)
+        #expect(Swift.abs(result.worstRelativeError - 0.5) < 1e-6, "symbolic is twice the numeric gradient")
+    }
+
+    @Test func exactZeroGradientsPassDespiteFiniteDifferenceNoise() throws {
+        // A bias added before an instance norm cancels: its gradient is exactly 0 and FD measures noise.
+        let b = GraphBuilder(name: "cancel")
+        let x = b.input("x", TensorType(.f32, [2, 3, 4, 4]))
+        let bias = b.parameter("bias", TensorType(.f32, [1, 3, 1, 1]))
+        let y = try b.instanceNorm(b.add(x, bias))
+        b.loss("loss", try b.reduceSum(b.mul(y, b.input("w", TensorType(.f32, [2, 3, 4, 4]))), axes: [0, 1, 2, 3]))
+        let result = try #require(try GradientChecker().check(b.graph).first)
+        #expect(result.passed, "worst \(result.worstRelativeError)")
+    }
+}

@@ -32,7 +32,8 @@ extension Ops {
             let w = operands[1].shape
             let macs = results[0].elementCount * w[1] * w[2] * w[3]
             return Cost(flops: 2 * macs, bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
-        })
+        },
+        vjp: conv2dVJP)
 
     /// The matrix product of two rank-2 tensors.
     public static let matmul = OpDefinition(
@@ -72,6 +73,12 @@ extension Ops {
         cost: { operands, results, _ in
             Cost(flops: 2 * results[0].elementCount * operands[0].shape[1],
                  bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+        },
+        vjp: { ctx in
+            // y = a·b ⇒ ga = g·bᵀ, gb = aᵀ·g.
+            let b = ctx.builder, g = ctx.gradient
+            return [try b.matmul(g, b.transpose(ctx.operands[1], perm: [1, 0])),
+                    try b.matmul(b.transpose(ctx.operands[0], perm: [1, 0]), g)]
         })
 
     /// PyTorch's `Linear`: the weight is [out, in], so this is x · weightᵀ + bias.
@@ -112,9 +119,27 @@ extension Ops {
         cost: { operands, results, _ in
             Cost(flops: 2 * results[0].elementCount * operands[0].shape[1],
                  bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+        },
+        vjp: { ctx in
+            // y = x·wᵀ + bias ⇒ gx = g·w, gw = gᵀ·x, gbias = Σ_batch g.
+            let b = ctx.builder, g = ctx.gradient
+            let gx = try b.matmul(g, ctx.operands[1])
+            let gw = try b.matmul(b.transpose(g, perm: [1, 0]), ctx.operands[0])
+            return ctx.operands.count == 3 ? [gx, gw, try b.reduceSum(g, axes: [0])] : [gx, gw]
         })
 
     static let convolutionOps: [OpDefinition] = [conv2d, matmul, linear]
+}
+
+/// conv2d's VJP: the input and weight gradients are backward-convolution ops with the forward's geometry;
+/// the bias gradient sums gy over batch and space.
+private func conv2dVJP(_ ctx: VJPContext) throws -> [ValueID?] {
+    let b = ctx.builder, g = ctx.gradient
+    let (stride, pad) = (ctx.attributes.ints("stride"), ctx.attributes.ints("pad"))
+    let w = ctx.shape(1)
+    let gx = try b.conv2dBackwardInput(g, ctx.operands[1], inputShape: ctx.shape(0), stride: stride, pad: pad)
+    let gw = try b.conv2dBackwardWeight(ctx.operands[0], g, kernel: [w[2], w[3]], stride: stride, pad: pad)
+    return ctx.operands.count == 3 ? [gx, gw, try b.reduceSum(g, axes: [0, 2, 3])] : [gx, gw]
 }
 
 /// The direct convolution: for every (sample, output channel, input channel, kernel tap) one scaled row

@@ -1,11 +1,11 @@
 /// Normalisations with statistics taken at run time: instance norm, AdaIN, MUNIT's layer norm, batch norm
 /// (training mode). Statistics are computed in two passes (mean, then squared deviations) for accuracy.
 extension Ops {
-    /// Every norm's `eps`: PyTorch's default 1e-5.
-    private static let epsAttribute = AttributeSpec("eps", .float, default: .float(1e-5), check: Check.float(above: 0))
+    /// Every norm's (and norm backward op's) `eps`: PyTorch's default 1e-5.
+    static let epsAttribute = AttributeSpec("eps", .float, default: .float(1e-5), check: Check.float(above: 0))
 
     /// MUNIT's `in` norm (PyTorch `InstanceNorm2d` without affine).
-    public static let instanceNorm = OpDefinition(
+    public static let instanceNorm: OpDefinition = OpDefinition(
         name: "instance_norm",
         summary: "per sample and channel of x[N,C,H,W] over H·W: (x − mean) / √(var + eps), biased variance, no affine",
         operands: .fixed(["x"]),
@@ -15,10 +15,11 @@ extension Ops {
         kernel: { inputs, attrs, results in
             [normalizePlanes(inputs[0], eps: attrs.float("eps"), scale: nil, shift: nil, result: results[0])]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 6))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 6),
+        vjp: { ctx in [try ctx.builder.apply(Ops.instanceNormBackward, [ctx.operands[0], ctx.gradient], ctx.attributes)] })
 
     /// Adaptive instance norm: the scale and shift are per sample, produced by MUNIT's style MLP.
-    public static let adain = OpDefinition(
+    public static let adain: OpDefinition = OpDefinition(
         name: "adain",
         summary: "instance norm of x[N,C,H,W] (biased variance, eps inside the square root), then "
             + "x̂ · weight[n,c] + bias[n,c] with weight[N,C], bias[N,C]",
@@ -35,11 +36,19 @@ extension Ops {
             [normalizePlanes(inputs[0], eps: attrs.float("eps"), scale: inputs[1].scalars, shift: inputs[2].scalars,
                              result: results[0])]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 8))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 8),
+        vjp: { ctx in
+            // y = x̂·w + bias per (n, c): x gets instance_norm_backward of gy·w; w gets Σ_hw gy·x̂, bias Σ_hw gy.
+            let b = ctx.builder, g = ctx.gradient, x = ctx.operands[0]
+            let weight = try b.reshape(ctx.operands[1], to: ctx.shape(1) + [1, 1])
+            let gx = try b.apply(Ops.instanceNormBackward, [x, b.mul(g, weight)], ctx.attributes)
+            let xHat = try b.apply(Ops.instanceNorm, [x], ctx.attributes)
+            return [gx, try b.reduceSum(b.mul(g, xHat), axes: [2, 3]), try b.reduceSum(g, axes: [2, 3])]
+        })
 
     /// MUNIT's own `LayerNorm` (networks.py), which differs from PyTorch's `nn.LayerNorm`: unbiased std and
     /// eps added to the std.
-    public static let layerNorm = OpDefinition(
+    public static let layerNorm: OpDefinition = OpDefinition(
         name: "layer_norm",
         summary: "MUNIT's LayerNorm: per sample of x[N,C,…] over all of C·H·W, (x − mean) / (std + eps) with the "
             + "unbiased std (divides by count − 1), then gamma[c] · y + beta[c]; not PyTorch's nn.LayerNorm",
@@ -77,10 +86,11 @@ extension Ops {
             }
             return [Tensor(results[0], scalars: out)]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 8))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 8),
+        vjp: { ctx in try affineNormVJP(ctx, forward: Ops.layerNorm, backward: Ops.layerNormBackward) })
 
     /// PyTorch's `BatchNorm2d` in training mode; the running statistics are the graph builder's business.
-    public static let batchNorm = OpDefinition(
+    public static let batchNorm: OpDefinition = OpDefinition(
         name: "batch_norm",
         summary: "training-mode batch norm: per channel of x[N,C,H,W] over (N, H, W), (x − mean) / √(var + eps) with "
             + "the biased variance, then gamma[c] · y + beta[c]",
@@ -114,9 +124,27 @@ extension Ops {
             }
             return [Tensor(results[0], scalars: out)]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 8))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 8),
+        vjp: { ctx in try affineNormVJP(ctx, forward: Ops.batchNorm, backward: Ops.batchNormBackward) })
 
     static let normalizationOps: [OpDefinition] = [instanceNorm, adain, layerNorm, batchNorm]
+}
+
+/// The VJP of a norm with per-channel affine, y = gamma[c]·x̂ + beta[c] (layer norm, batch norm): x gets
+/// `backward` of gy·gamma; gamma gets Σ gy·x̂ and beta Σ gy over every axis but the channel axis 1. x̂ is
+/// recomputed by `forward` with gamma 1 and beta 0 rather than recovered from y, which fails where gamma is 0.
+private func affineNormVJP(_ ctx: VJPContext, forward: OpDefinition, backward: OpDefinition) throws -> [ValueID?] {
+    let b = ctx.builder, g = ctx.gradient, x = ctx.operands[0]
+    let shape = ctx.shape(0), channels = shape[1], dtype = b.dtype(of: x)
+    // gamma[C] viewed as [C, 1, …] broadcasts over [N, C, …].
+    let gamma = shape.count == 2 ? ctx.operands[1]
+        : try b.reshape(ctx.operands[1], to: [channels] + Array(repeating: 1, count: shape.count - 2))
+    let gx = try b.apply(backward, [x, b.mul(g, gamma)], ctx.attributes)
+    let ones = try b.constant(value: 1, shape: [channels], dtype: dtype)
+    let zeros = try b.constant(value: 0, shape: [channels], dtype: dtype)
+    let xHat = try b.apply(forward, [x, ones, zeros], ctx.attributes)
+    let axes = [0] + Array(2..<shape.count)
+    return [gx, try b.reduceSum(b.mul(g, xHat), axes: axes), try b.reduceSum(g, axes: axes)]
 }
 
 /// The NCHW operand (and the dtype shared by all operands) of an image norm.
@@ -128,7 +156,7 @@ private func imageInput(_ types: [TensorType], op: String) throws(OpError) -> Te
 
 /// The mean of the values in the contiguous runs `x[start..<start + length]`, and the sum of their squared
 /// deviations from it.
-private func moments(_ x: UnsafeBufferPointer<Double>, runs: [Int], length: Int) -> (mean: Double, squares: Double) {
+func moments(_ x: UnsafeBufferPointer<Double>, runs: [Int], length: Int) -> (mean: Double, squares: Double) {
     var sum = 0.0
     for start in runs { for i in start..<start + length { sum += x[i] } }
     let mean = sum / Double(runs.count * length)

@@ -6,6 +6,7 @@ public enum Ops {
         let groups: [[OpDefinition]] = [
             elementwiseOps,
             convolutionOps, spatialOps, normalizationOps,
+            convolutionBackwardOps, spatialBackwardOps, normalizationBackwardOps,
             activationOps, reductionOps, layoutOps, sourceOps, lossOps,
         ]
         return groups.flatMap { $0 }

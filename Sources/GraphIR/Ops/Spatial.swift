@@ -42,7 +42,9 @@ extension Ops {
             }
             return [Tensor(results[0], scalars: out)]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 0))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 0),
+        // pad_backward takes pad's attributes: it crops, adding border cells back onto the cells they copied.
+        vjp: { ctx in [try ctx.builder.apply(Ops.padBackward, [ctx.gradient], ctx.attributes)] })
 
     /// Nearest-neighbour upsampling by integer factors (PyTorch's `Upsample(mode='nearest')`).
     public static let upsampleNearest = OpDefinition(
@@ -73,7 +75,8 @@ extension Ops {
             }
             return [Tensor(results[0], scalars: out)]
         },
-        cost: OpDefinition.elementwiseCost(flopsPerElement: 0))
+        cost: OpDefinition.elementwiseCost(flopsPerElement: 0),
+        vjp: { ctx in [try ctx.builder.apply(Ops.upsampleNearestBackward, [ctx.gradient], ctx.attributes)] })
 
     /// PyTorch's `AvgPool2d` (floor mode). MUNIT's discriminator downsamples with kernel 3, stride 2, pad 1
     /// and `count_include_pad` false.
@@ -99,9 +102,16 @@ extension Ops {
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
             return Cost(flops: results[0].elementCount * k[0] * k[1], bytes: operands[0].byteCount + results[0].byteCount)
+        },
+        vjp: { ctx in
+            // The forward's attributes plus x's shape, which a strided pool does not determine from gy.
+            var attrs = ctx.attributes
+            attrs["input_shape"] = .ints(ctx.shape(0))
+            return [try ctx.builder.apply(Ops.avgPool2dBackward, [ctx.gradient], attrs)]
         })
 
-    /// PyTorch's `MaxPool2d` (floor mode, no dilation); padded cells are −∞, so they never win.
+    /// PyTorch's `MaxPool2d` (floor mode, no dilation); padded cells are −∞, so they never win. The gradient
+    /// of each window goes to its first maximal cell in row-major order, as in PyTorch.
     public static let maxPool2d = OpDefinition(
         name: "max_pool2d",
         summary: "max pooling of x[N,C,H,W] over kernel = [kh, kw] windows, stride = [sh, sw], "
@@ -126,7 +136,9 @@ extension Ops {
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
             return Cost(flops: results[0].elementCount * k[0] * k[1], bytes: operands[0].byteCount + results[0].byteCount)
-        })
+        },
+        // The backward op finds each window's maximum again in x rather than keeping indices from the forward.
+        vjp: { ctx in [try ctx.builder.apply(Ops.maxPool2dBackward, [ctx.operands[0], ctx.gradient], ctx.attributes)] })
 
     /// The mean over each (sample, channel) plane; MUNIT's style encoder ends with it.
     public static let globalAvgPool = OpDefinition(
@@ -153,12 +165,17 @@ extension Ops {
         },
         cost: { operands, results, _ in
             Cost(flops: operands[0].elementCount, bytes: operands[0].byteCount + results[0].byteCount)
+        },
+        vjp: { ctx in
+            // Every cell of a plane contributes 1/(H·W) of the plane's mean.
+            let b = ctx.builder, x = ctx.shape(0)
+            return [try b.broadcast(b.scale(ctx.gradient, by: 1 / Double(x[2] * x[3])), to: x)]
         })
 
     static let spatialOps: [OpDefinition] = [pad, upsampleNearest, avgPool2d, maxPool2d, globalAvgPool]
 
-    /// The attributes both pools declare.
-    private static let poolAttributes = [
+    /// The attributes both pools (and their backward ops) declare.
+    static let poolAttributes = [
         AttributeSpec("kernel", .ints, check: Check.ints(count: 2, minimum: 1)),
         AttributeSpec("stride", .ints, check: Check.ints(count: 2, minimum: 1)),
         AttributeSpec("pad", .ints, default: .ints([0, 0, 0, 0]), check: Check.ints(count: 4, minimum: 0)),
@@ -215,6 +232,17 @@ struct Window2D {
         return ((paddedH - kernelH) / strideH + 1, (paddedW - kernelW) / strideW + 1)
     }
 
+    /// Requires the forward output size on an input of NCHW `shape` to equal gy's spatial size: backward ops
+    /// check their geometry this way.
+    func requireForwardOutput(of shape: [Int], matches gy: TensorType, op: String) throws(OpError) {
+        let (oh, ow) = try outputSize(height: shape[2], width: shape[3], op: op)
+        if gy.shape[2] != oh || gy.shape[3] != ow {
+            throw OpError("'\(op)' gy \(gy) does not match the forward output [\(oh), \(ow)] of input \(shape) "
+                + "(kernel [\(kernelH), \(kernelW)], stride [\(strideH), \(strideW)], "
+                + "pad [\(padLeft), \(padRight), \(padTop), \(padBottom)])")
+        }
+    }
+
     /// The output positions along `axis` at which kernel tap `tap` reads a cell inside the unpadded input.
     func validOutputs(tap: Int, axis: Axis, inputSize: Int, outputSize: Int) -> Range<Int> {
         let (stride, before) = axis == .vertical ? (strideH, padTop) : (strideW, padLeft)
@@ -235,7 +263,7 @@ struct Window2D {
 }
 
 /// The one NCHW operand of a spatial op, checked.
-private func spatialInput(_ types: [TensorType], op: String) throws(OpError) -> TensorType {
+func spatialInput(_ types: [TensorType], op: String) throws(OpError) -> TensorType {
     _ = try ShapeRules.commonDType(types, op: op)
     try ShapeRules.requireRank(types[0], 4, "x [N, C, H, W]", op: op)
     return types[0]
@@ -243,7 +271,7 @@ private func spatialInput(_ types: [TensorType], op: String) throws(OpError) -> 
 
 /// The result type of a pool. Like PyTorch, each pad may be at most half the kernel on its axis: that keeps
 /// every window over at least one input cell (no empty average, no −∞ maximum).
-private func poolType(_ types: [TensorType], _ attrs: Attributes, op: String) throws(OpError) -> TensorType {
+func poolType(_ types: [TensorType], _ attrs: Attributes, op: String) throws(OpError) -> TensorType {
     let x = try spatialInput(types, op: op)
     let window = Window2D(attrs)
     if Swift.max(window.padLeft, window.padRight) > window.kernelW / 2

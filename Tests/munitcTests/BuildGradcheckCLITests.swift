@@ -1,0 +1,64 @@
+import Foundation
+import GraphIR
+import Testing
+
+@Suite(.serialized) struct BuildGradcheckCLITests {
+    @Test func gradcheckPassesOnEveryExampleGraph() throws {
+        for example in ["Examples/conv_in_relu.graph", "Examples/adain_resblock.graph", "Examples/ms_discriminator.graph"] {
+            let result = try CLI.run(["gradcheck", example, "--samples", "2"])
+            #expect(result.status == 0, "\(example): \(result.stdout)\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.last?.hasPrefix("worst relative error: ") == true)
+            let graph = try parseGraph(String(contentsOf: CLI.repository.appendingPathComponent(example), encoding: .utf8))
+            #expect(lines.count == graph.trainableParameters.count + 1, "one line per trainable parameter")
+        }
+    }
+
+    @Test func gradcheckFailsOnAWrongGradient() throws {
+        // sign has a zero gradient everywhere; a graph whose loss is a smooth function of it is checkable,
+        // but a broken rule would show. Use --wrt to select and a tiny tolerance to force a failure report.
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("g.graph")
+        try """
+            graph g {
+              param %w : f32[6] trainable
+              param %v : f32[6] trainable
+              %0 = exp(%w) : f32[6]
+              %1 = mul(%0, %v) : f32[6]
+              %2 = reduce_sum(%1) {axes = [0], keepdims = false} : f32[]
+              loss loss = %2
+            }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let ok = try CLI.run(["gradcheck", file.path, "--wrt", "w"])
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        #expect(ok.stdout.split(separator: "\n").count == 2, "only w is checked")
+        let strict = try CLI.run(["gradcheck", file.path, "--tolerance", "1e-30"])
+        #expect(strict.status == 1)
+        #expect(strict.stdout.contains("FAIL"))
+    }
+
+    @Test func buildMakesATrainingStepAndPrintsIRAfterEachPass() throws {
+        let result = try CLI.run(["build", "Examples/conv_in_relu.graph", "--train", "adam", "--print-ir-after=all"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("// ----- IR after autodiff -----"))
+        #expect(result.stderr.contains("// ----- IR after adam -----"))
+        #expect(result.stderr.contains("build report"))
+        let step = try parseGraph(result.stdout)
+        #expect(step.output(named: "grad.block.conv.weight") != nil)
+        #expect(step.output(named: "next.block.conv.weight") != nil)
+        #expect(step.argument(named: "optimizer.lr") != nil)
+
+        let disabled = try CLI.run(["build", "Examples/conv_in_relu.graph", "--train", "sgd", "--disable-pass", "sgd"])
+        #expect(disabled.status == 0)
+        #expect(disabled.stderr.contains("sgd: disabled"))
+        #expect(try parseGraph(disabled.stdout).output(named: "next.block.conv.weight") == nil)
+
+        let custom = try CLI.run(["build", "Examples/conv_in_relu.graph", "--passes", "autodiff"])
+        #expect(try parseGraph(custom.stdout).output(named: "grad.block.conv.bias") != nil)
+
+        let unknown = try CLI.run(["build", "Examples/conv_in_relu.graph", "--passes", "autodif"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown pass"))
+    }
+}
