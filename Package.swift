@@ -51,10 +51,12 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-L\(llvmLib)", "-Xlinker", "-rpath", "-Xlinker", llvmLib])]
         ),
         .target(name: "MUNITGraphs", dependencies: ["GraphIR", "Passes", "Yams"]),
+        // Replay, training loop, data and checkpoints: what runs the compiled steps.
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs"]),
         .executableTarget(
             name: "munitc",
             dependencies: [
-                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs",
+                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend"],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR"]),
     ]
 )
