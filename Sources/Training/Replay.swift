@@ -1,0 +1,165 @@
+import Foundation
+import GraphIR
+import Passes
+
+/// An error replaying a recording: names the tensor or graph argument that is missing or mismatched.
+public struct ReplayError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a replay produced: the tensors under the recording's names and the parity checks against it.
+public struct ReplayResult {
+    public var tensors: [String: Tensor]
+    public var checks: [ParityCheck]
+    public var passed: Bool { checks.allSatisfy(\.passed) }
+}
+
+/// Replays recorded PyTorch training iterations (`shared/reference/README.md`): iteration k starts from the
+/// recording's parameters before k (teacher forcing), keeps its own Adam state and step counter, feeds the
+/// recorded batches and style noise, runs the dis step then the gen step, and compares every loss,
+/// gradient, activation and update with the recording.
+public struct Replay {
+    public var disStep: Graph
+    public var genStep: Graph
+    /// The learning rate of iteration `i` (from 0), as the schedule gives it.
+    public var learningRate: (Int) -> Double
+    public var makeRunner: (Graph) throws -> any StepRunner
+    public var rules = ParityRules()
+    /// Called after each step with a line a person can watch.
+    public var progress: (String) -> Void = { _ in }
+
+    public init(disStep: Graph, genStep: Graph, learningRate: @escaping (Int) -> Double,
+                makeRunner: @escaping (Graph) throws -> any StepRunner = { InterpreterRunner(graph: $0) }) {
+        self.disStep = disStep
+        self.genStep = genStep
+        self.learningRate = learningRate
+        self.makeRunner = makeRunner
+    }
+
+    public func run(reference: [String: Tensor]) throws -> ReplayResult {
+        var iterations = 0
+        while reference["iter\(iterations + 1).x_a"] != nil { iterations += 1 }
+        guard iterations > 0 else { throw ReplayError("the recording has no iterations (no tensor 'iter1.x_a')") }
+        let parameterNames = reference.keys.filter { $0.hasPrefix("param.") }.map { String($0.dropFirst(6)) }
+        let disRunner = try makeRunner(disStep), genRunner = try makeRunner(genStep)
+
+        var produced: [String: Tensor] = [:]
+        var optimizerState: [String: Tensor] = [:]  // names are distinct between the two steps' parameters
+        var checks: [ParityCheck] = []
+        for k in 1...iterations {
+            // Teacher forcing: the recording's parameters (and buffers) before this iteration.
+            var current: [String: Tensor] = [:]
+            for name in parameterNames {
+                let key = k == 1 ? "param.\(name)" : "iter\(k - 1).after.\(name)"
+                guard let t = reference[key] else { throw ReplayError("the recording has no '\(key)'") }
+                current[name] = t
+            }
+            let before = current
+            let lr = learningRate(k - 1)
+
+            for (step, runner, noise) in [("dis", disRunner, "dis"), ("gen", genRunner, "gen")] {
+                let graph = step == "dis" ? disStep : genStep
+                var inputs: [String: Tensor] = [:]
+                for arg in graph.arguments {
+                    let name = arg.name
+                    let type = graph.type(of: arg.value)
+                    if let t = current[name] {
+                        inputs[name] = t
+                    } else if name == OptimizerNames.learningRate {
+                        inputs[name] = Tensor(type, scalars: [lr])
+                    } else if name == OptimizerNames.step {
+                        inputs[name] = Tensor(type, scalars: [Double(k)])
+                    } else if name.hasPrefix("optimizer.") {
+                        inputs[name] = optimizerState[name] ?? Tensor.zeros(type)
+                    } else if let t = reference["iter\(k).\(name)"] ?? reference["iter\(k).\(noise).\(name)"] {
+                        inputs[name] = t
+                    } else {
+                        throw ReplayError("no value for the \(step) step's argument '\(name)' (looked for 'param.\(name)', 'iter\(k).\(name)', 'iter\(k).\(noise).\(name)')")
+                    }
+                    guard inputs[name]!.shape == type.shape else {
+                        throw ReplayError("'\(name)' has shape \(inputs[name]!.shape) in the recording, the \(step) step expects \(type)")
+                    }
+                }
+                let start = Date()
+                let outputs = try runner.run(inputs)
+                for (name, t) in outputs {
+                    if name.hasPrefix("loss.") {
+                        produced["iter\(k).\(name)"] = t
+                    } else if name.hasPrefix("act.") {
+                        produced["iter\(k).\(name)"] = t
+                    } else if name.hasPrefix("grad.") {
+                        produced["iter\(k).grad.\(step).\(name.dropFirst(5))"] = t
+                    } else if name.hasPrefix("next.") {
+                        let target = String(name.dropFirst(5))
+                        if target.hasPrefix("optimizer.") { optimizerState[target] = t } else { current[target] = t }
+                    }
+                }
+                progress(String(format: "iteration %d: %@ step in %.1f s", k, step, Date().timeIntervalSince(start)))
+            }
+            for name in parameterNames { produced["iter\(k).after.\(name)"] = current[name] }
+            checks += compare(iteration: k, produced: produced, reference: reference, before: before, lr: lr)
+        }
+        return ReplayResult(tensors: produced, checks: checks)
+    }
+
+    /// The README's rules for one iteration.
+    func compare(iteration k: Int, produced: [String: Tensor], reference: [String: Tensor],
+                 before: [String: Tensor], lr: Double) -> [ParityCheck] {
+        let gradientScale = median(reference.filter { $0.key.contains(".grad.") }.map { l2Norm($0.value) })
+        let activationScale = median(reference.filter { $0.key.contains(".act.") }.map { l2Norm($0.value) })
+        var checks: [ParityCheck] = []
+        var nullGradients: Set<String> = []
+        for (key, ref) in reference.sorted(by: { $0.key < $1.key }) where key.hasPrefix("iter\(k).") {
+            let kind: ParityCheck.Kind
+            if key.hasPrefix("iter\(k).loss.") { kind = .loss }
+            else if key.hasPrefix("iter\(k).grad.") { kind = .gradient }
+            else if key.hasPrefix("iter\(k).act.") { kind = .activation }
+            else { continue }
+            guard let ours = produced[key] else {
+                checks.append(ParityCheck(kind: kind, name: key, error: .infinity, tolerance: 0, passed: false,
+                                          note: "the replay did not produce it"))
+                continue
+            }
+            switch kind {
+            case .loss: checks.append(rules.checkLoss(key, ours: ours, reference: ref))
+            case .gradient:
+                if l2Norm(ref) < rules.nullReferenceFraction * gradientScale {
+                    nullGradients.insert(String(key.split(separator: ".", maxSplits: 3)[3]))
+                }
+                checks.append(rules.checkTensor(.gradient, key, ours: ours, reference: ref, scale: gradientScale))
+            default: checks.append(rules.checkTensor(.activation, key, ours: ours, reference: ref, scale: activationScale))
+            }
+        }
+        var ours: [String: Tensor] = [:], theirs: [String: Tensor] = [:]
+        for name in before.keys {
+            ours[name] = produced["iter\(k).after.\(name)"]
+            theirs[name] = reference["iter\(k).after.\(name)"]
+        }
+        checks.append(rules.checkUpdates(iteration: k, before: before, ours: ours, reference: theirs,
+                                         learningRate: lr, skipped: nullGradients))
+        return checks
+    }
+}
+
+extension ReplayResult {
+    /// A summary a person can read: per kind, how many held and the worst error; then every failure.
+    public func summary() -> String {
+        var lines: [String] = []
+        let plurals: [ParityCheck.Kind: String] = [.loss: "losses", .gradient: "gradients", .activation: "activations", .update: "updates"]
+        for kind in [ParityCheck.Kind.loss, .gradient, .activation, .update] {
+            let group = checks.filter { $0.kind == kind }
+            guard !group.isEmpty else { continue }
+            let worst = group.max { $0.error < $1.error }!
+            let held = group.filter(\.passed).count
+            lines.append(String(format: "%@: %d/%d hold; worst %.3g (tolerance %.0e) at %@", plurals[kind]!,
+                                held, group.count, worst.error, worst.tolerance, worst.name))
+        }
+        for failure in checks where !failure.passed {
+            lines.append(String(format: "FAIL %@ %@: %.3g > %.0e %@", failure.kind.rawValue, failure.name,
+                                failure.error, failure.tolerance, failure.note))
+        }
+        lines.append(passed ? "parity: all rules hold" : "parity: \(checks.filter { !$0.passed }.count) checks fail")
+        return lines.joined(separator: "\n")
+    }
+}
