@@ -1,7 +1,110 @@
 import GraphIR
+import Passes
 
-/// The MUNITGraphs module: builders for MUNIT's networks, losses and training steps (issue: MUNIT as graphs).
-public enum MUNITGraphsModule {
-    /// The op table the builders use.
-    public static var opCount: Int { Ops.all.count }
+/// The graphs `buildMUNITGraph` makes from a config.
+public enum MUNITGraphKind: String, CaseIterable, Sendable {
+    /// The discriminators' loss (NVlabs `dis_update` before `backward`); discriminator parameters trainable.
+    case disLoss = "dis-loss"
+    /// The generators' loss with every component and intermediate; generator parameters trainable.
+    case genLoss = "gen-loss"
+    /// `disLoss` differentiated, with PyTorch Adam's update of the discriminator parameters.
+    case disStep = "dis-step"
+    /// `genLoss` differentiated, with PyTorch Adam's update of the generator parameters.
+    case genStep = "gen-step"
+    /// Content of one domain decoded with a given style by the other domain's decoder (test.py).
+    case translate
+}
+
+/// Which way `translate` goes: a2b = gen_a's content encoder, then gen_b's MLP and decoder.
+public enum TranslationDirection: String, CaseIterable, Sendable {
+    case a2b, b2a
+}
+
+/// Names of the graphs' runtime inputs and outputs that are not parameters.
+public enum MUNITGraphNames {
+    /// Training graphs: the image batches [B, input_dim, H, W] in [−1, 1] and the style noise
+    /// [B, style_dim, 1, 1] (the dis and gen steps each draw their own).
+    public static let xA = "x_a", xB = "x_b", sA = "s_a", sB = "s_b"
+    /// Translation: the source images, the style code, the translated images and the content code.
+    public static let translateInput = "x", translateStyle = "s"
+    public static let translated = "x_translated", translateContent = "c"
+    /// The updated value of a buffer or parameter (the optimiser's convention).
+    public static func next(_ name: String) -> String { OptimizerNames.next(name) }
+}
+
+/// Shapes a graph is built for: defaults from the config (`batch_size`, `crop_image_height`,
+/// `crop_image_width`); translation often runs at other sizes.
+public struct MUNITGraphOptions: Sendable {
+    public var direction: TranslationDirection = .a2b
+    public var batchSize: Int?
+    public var height: Int?
+    public var width: Int?
+    public init(direction: TranslationDirection = .a2b, batchSize: Int? = nil, height: Int? = nil, width: Int? = nil) {
+        self.direction = direction
+        self.batchSize = batchSize
+        self.height = height
+        self.width = width
+    }
+}
+
+/// The batch and image size of a graph.
+struct GraphSize {
+    var batch: Int
+    var height: Int
+    var width: Int
+
+    init(_ config: MUNITConfig, _ options: MUNITGraphOptions) throws {
+        batch = options.batchSize ?? config.batchSize
+        height = options.height ?? config.cropImageHeight
+        width = options.width ?? config.cropImageWidth
+        guard batch > 0, height > 0, width > 0 else {
+            throw MUNITGraphError("batch \(batch) and image size \(height)×\(width) must be positive")
+        }
+    }
+}
+
+/// Builds one of MUNIT's graphs for `config`, following NVlabs/MUNIT's trainer.
+///
+/// Parameters carry the trainer's `state_dict` names (`gen_a.enc_style.model.0.conv.weight`, …); batch norm
+/// running statistics are non-trainable parameters with `next.<name>` outputs. The step graphs add the
+/// `optimizer.lr` and `optimizer.step` inputs and `optimizer.m.*` / `optimizer.v.*` state of `AdamPass`
+/// (β1, β2 and weight decay from the config, ε 1e-8). Errors name the layer whose shapes do not work.
+public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options: MUNITGraphOptions = MUNITGraphOptions()) throws -> Graph {
+    let size = try GraphSize(config, options)
+    switch kind {
+    case .disLoss: return try buildDisLossGraph(config, size)
+    case .genLoss: return try buildGenLossGraph(config, size)
+    case .disStep: return try trainingStep(buildDisLossGraph(config, size), config: config, name: "munit_dis_step")
+    case .genStep: return try trainingStep(buildGenLossGraph(config, size), config: config, name: "munit_gen_step")
+    case .translate: return try buildTranslateGraph(config, size, direction: options.direction)
+    }
+}
+
+/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update.
+func trainingStep(_ loss: Graph, config: MUNITConfig, name: String) throws -> Graph {
+    let adam = AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
+    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adam)])
+    var (step, _) = try manager.run(loss)
+    step.name = name
+    return step
+}
+
+/// test.py's translation: `c` = content of `x` by the source generator, decoded by the target generator's
+/// MLP and decoder with style `s`. Only those parameters are declared, all non-trainable.
+func buildTranslateGraph(_ config: MUNITConfig, _ size: GraphSize, direction: TranslationDirection) throws -> Graph {
+    let (source, target) = direction == .a2b ? (MUNITNetwork.genA, MUNITNetwork.genB) : (.genB, .genA)
+    let (inputDim, outputDim) = direction == .a2b ? (config.inputDimA, config.inputDimB) : (config.inputDimB, config.inputDimA)
+    let b = GraphBuilder(name: "munit_translate_\(direction.rawValue)")
+    let x = b.input(MUNITGraphNames.translateInput, TensorType(.f32, [size.batch, inputDim, size.height, size.width]))
+    let s = b.input(MUNITGraphNames.translateStyle, TensorType(.f32, [size.batch, config.gen.styleDim, 1, 1]))
+    let context = MUNITGraphContext(builder: b)
+    let encoder = ContentEncoder(context, network: source, inputDim: inputDim, options: config.gen)
+    let decoder = Decoder(context, network: target, contentDim: encoder.outputDim, outputDim: outputDim, options: config.gen)
+    let mlp = StyleMLP(context, network: target, outputDim: decoder.adainParameterCount, options: config.gen)
+
+    let content = try encoder.apply(x)
+    let translated = try decoder.apply(content, mlpOutput: mlp.isUsed ? mlp.apply(s) : nil)
+    b.output(MUNITGraphNames.translated, translated)
+    b.output(MUNITGraphNames.translateContent, content)
+    return b.graph
 }

@@ -85,7 +85,8 @@ public struct Replay {
                 let outputs = try runner.run(inputs)
                 for (name, t) in outputs {
                     if name.hasPrefix("loss.") {
-                        produced["iter\(k).\(name)"] = t
+                        // The recording stores losses as shape [1], as PyTorch's loss tensors are saved.
+                        produced["iter\(k).\(name)"] = Tensor(t.dtype, shape: [1], scalars: t.scalars)
                     } else if name.hasPrefix("act.") {
                         produced["iter\(k).\(name)"] = t
                     } else if name.hasPrefix("grad.") {

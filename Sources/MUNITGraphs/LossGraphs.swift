@@ -1,0 +1,122 @@
+import GraphIR
+
+/// The inputs every MUNIT training graph takes: the two image batches and the style noise.
+struct TrainingInputs {
+    let xA, xB, sA, sB: ValueID
+
+    init(_ b: GraphBuilder, _ config: MUNITConfig, _ size: GraphSize) {
+        let (batch, h, w) = (size.batch, size.height, size.width)
+        xA = b.input(MUNITGraphNames.xA, TensorType(.f32, [batch, config.inputDimA, h, w]))
+        xB = b.input(MUNITGraphNames.xB, TensorType(.f32, [batch, config.inputDimB, h, w]))
+        let style = TensorType(.f32, [batch, config.gen.styleDim, 1, 1])
+        sA = b.input(MUNITGraphNames.sA, style)
+        sB = b.input(MUNITGraphNames.sB, style)
+    }
+}
+
+/// NVlabs' `dis_update` up to the loss: content codes of x_a and x_b, cross-domain images from the given
+/// style noise cut off from gradients, both discriminators' losses. Discriminator parameters are
+/// trainable, generator parameters are not.
+func buildDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
+    let b = GraphBuilder(name: "munit_dis_loss")
+    let inputs = TrainingInputs(b, config, size)
+    let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB])
+    var noVGG = config
+    noVGG.vggW = 0  // the dis step has no perceptual loss
+    let nets = MUNITTrainerNetworks(context, config: noVGG)
+
+    let cA = try nets.genA.encodeContent(inputs.xA)
+    let cB = try nets.genB.encodeContent(inputs.xB)
+    // x_ba.detach(), x_ab.detach(): the dis step never differentiates the generators.
+    let xBA = try b.stopGradient(nets.genA.decode(content: cB, style: inputs.sA))
+    let xAB = try b.stopGradient(nets.genB.decode(content: cA, style: inputs.sB))
+    let disA = try nets.disA.discriminatorLoss(fake: xBA, real: inputs.xA)
+    let disB = try nets.disB.discriminatorLoss(fake: xAB, real: inputs.xB)
+    let total = try weightedSum(b, [(config.ganW, disA), (config.ganW, disB)])
+
+    b.output("loss.dis_a", disA)
+    b.output("loss.dis_b", disB)
+    b.loss("loss.dis_total", total)
+    context.addBufferUpdateOutputs()
+    return b.graph
+}
+
+/// NVlabs' `gen_update` up to the loss: within-domain reconstructions, cross-domain translations from the
+/// given style noise, their re-encodings (and the cycle reconstructions when `recon_x_cyc_w` > 0), every
+/// loss component unweighted under `loss.gen_*`, the weighted `loss.gen_total`, and the intermediates under
+/// `act.*`. Generator parameters are trainable, discriminator (and VGG) parameters are not; gradients
+/// flow through both arguments of every recon term and through the discriminators.
+func buildGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
+    let b = GraphBuilder(name: "munit_gen_loss")
+    let inputs = TrainingInputs(b, config, size)
+    let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB])
+    let nets = MUNITTrainerNetworks(context, config: config)
+    let (genA, genB) = (nets.genA, nets.genB)
+
+    let (cA, sAPrime) = try genA.encode(inputs.xA)
+    let (cB, sBPrime) = try genB.encode(inputs.xB)
+    let xARecon = try genA.decode(content: cA, style: sAPrime)
+    let xBRecon = try genB.decode(content: cB, style: sBPrime)
+    let xBA = try genA.decode(content: cB, style: inputs.sA)
+    let xAB = try genB.decode(content: cA, style: inputs.sB)
+    let (cBRecon, sARecon) = try genA.encode(xBA)
+    let (cARecon, sBRecon) = try genB.encode(xAB)
+    let cycle = config.usesCycleLoss
+    let xABA = cycle ? try genA.decode(content: cARecon, style: sAPrime) : nil
+    let xBAB = cycle ? try genB.decode(content: cBRecon, style: sBPrime) : nil
+
+    let reconXA = try b.l1Loss(xARecon, inputs.xA)
+    let reconXB = try b.l1Loss(xBRecon, inputs.xB)
+    let reconSA = try b.l1Loss(sARecon, inputs.sA)
+    let reconSB = try b.l1Loss(sBRecon, inputs.sB)
+    let reconCA = try b.l1Loss(cARecon, cA)
+    let reconCB = try b.l1Loss(cBRecon, cB)
+    // NVlabs stores a switched-off cycle term as 0.
+    let cycXA = try xABA.map { try b.l1Loss($0, inputs.xA) } ?? b.constant(value: 0)
+    let cycXB = try xBAB.map { try b.l1Loss($0, inputs.xB) } ?? b.constant(value: 0)
+    let advA = try nets.disA.generatorLoss(fake: xBA)
+    let advB = try nets.disB.generatorLoss(fake: xAB)
+    let vggA = try nets.vgg?.perceptualLoss(xBA, target: inputs.xB)
+    let vggB = try nets.vgg?.perceptualLoss(xAB, target: inputs.xA)
+
+    // The order of NVlabs' loss_gen_total expression.
+    var terms: [(Double, ValueID)] = [
+        (config.ganW, advA), (config.ganW, advB),
+        (config.reconXW, reconXA), (config.reconSW, reconSA), (config.reconCW, reconCA),
+        (config.reconXW, reconXB), (config.reconSW, reconSB), (config.reconCW, reconCB),
+    ]
+    if cycle { terms += [(config.reconXCycW, cycXA), (config.reconXCycW, cycXB)] }
+    if let vggA, let vggB { terms += [(config.vggW, vggA), (config.vggW, vggB)] }
+    let total = try weightedSum(b, terms)
+
+    for (name, value) in [
+        ("gen_adv_a", advA), ("gen_adv_b", advB), ("gen_recon_x_a", reconXA), ("gen_recon_x_b", reconXB),
+        ("gen_recon_s_a", reconSA), ("gen_recon_s_b", reconSB), ("gen_recon_c_a", reconCA), ("gen_recon_c_b", reconCB),
+        ("gen_cycrecon_x_a", cycXA), ("gen_cycrecon_x_b", cycXB),
+    ] { b.output("loss.\(name)", value) }
+    if let vggA, let vggB {
+        b.output("loss.gen_vgg_a", vggA)
+        b.output("loss.gen_vgg_b", vggB)
+    }
+    b.loss("loss.gen_total", total)
+
+    var activations: [(String, ValueID)] = [
+        ("c_a", cA), ("s_a_prime", sAPrime), ("c_b", cB), ("s_b_prime", sBPrime),
+        ("x_a_recon", xARecon), ("x_b_recon", xBRecon), ("x_ba", xBA), ("x_ab", xAB),
+        ("c_b_recon", cBRecon), ("s_a_recon", sARecon), ("c_a_recon", cARecon), ("s_b_recon", sBRecon),
+    ]
+    if let xABA, let xBAB { activations += [("x_aba", xABA), ("x_bab", xBAB)] }
+    for (name, value) in activations { b.output("act.\(name)", value) }
+    context.addBufferUpdateOutputs()
+    return b.graph
+}
+
+/// Σ weight · term, skipping zero weights (their terms add exactly 0 in PyTorch) and not scaling by 1.
+func weightedSum(_ b: GraphBuilder, _ terms: [(weight: Double, value: ValueID)]) throws -> ValueID {
+    var total: ValueID?
+    for (weight, value) in terms where weight != 0 {
+        let term = weight == 1 ? value : try b.scale(value, by: weight)
+        total = try total.map { try b.add($0, term) } ?? term
+    }
+    return try total ?? b.constant(value: 0)
+}

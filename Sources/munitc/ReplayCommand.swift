@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import MUNITGraphs
+import Training
+
+/// `munitc replay --config C.yaml --reference R.safetensors -o O.safetensors [--backend interp|llvm] [--no-fuse]`
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay recorded PyTorch MUNIT iterations and check parity with them.",
+        discussion: """
+            Each iteration starts from the recording's parameters before it, keeps its own Adam state, and \
+            feeds the recorded batches and style noise; the dis step then the gen step run, and every loss, \
+            gradient, activation and update is compared with the recording by the rules of \
+            shared/reference/README.md. Writes the same tensor names to -o; exits 1 when a rule fails.
+            """)
+
+    enum Backend: String, ExpressibleByArgument, CaseIterable { case interp, llvm }
+
+    @Option(help: "The NVlabs YAML config the recording was made with.") var config: String
+    @Option(help: "The recording (safetensors).") var reference: String
+    @Option(name: [.short, .long], help: "Where to write the replay's tensors (safetensors).") var output: String
+    @Option(help: "Which executor runs the steps.") var backend: Backend = .interp
+    @Flag(help: "Run the unfused graph (fusion is not built yet, so every graph is unfused).") var noFuse = false
+
+    func run() throws {
+        try reportingErrors(file: config) {
+            guard backend == .interp else {
+                throw UserError("--backend llvm is not available yet: the LLVM backend has not landed; use --backend interp")
+            }
+            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
+            for warning in settings.warnings { FileHandle.standardError.write(Data("\(config): warning: \(warning)\n".utf8)) }
+            let recording: [String: Tensor]
+            do { recording = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: reference)).tensors } catch {
+                throw UserError("\(error)")
+            }
+            guard let batch = recording["iter1.x_a"]?.shape, batch.count == 4 else {
+                throw UserError("\(reference) has no 4-dimensional 'iter1.x_a' batch")
+            }
+            // The recording fixes batch size and crop; build the steps for exactly those.
+            let options = MUNITGraphOptions(batchSize: batch[0], height: batch[2], width: batch[3])
+            var replay = Training.Replay(
+                disStep: try buildMUNITGraph(.disStep, config: settings, options: options),
+                genStep: try buildMUNITGraph(.genStep, config: settings, options: options),
+                learningRate: { settings.learningRate(iteration: $0) })
+            replay.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            let result = try replay.run(reference: recording)
+            do { try SafetensorsFile(tensors: result.tensors).write(to: URL(fileURLWithPath: output)) } catch {
+                throw UserError("\(error)")
+            }
+            print(result.summary())
+            if !result.passed { throw ExitCode.failure }
+        }
+    }
+}

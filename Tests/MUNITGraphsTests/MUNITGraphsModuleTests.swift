@@ -1,4 +1,0 @@
-import Testing
-import MUNITGraphs
-
-@Test func munitGraphsModuleSeesTheOpTable() { #expect(MUNITGraphsModule.opCount > 0) }
