@@ -30,7 +30,7 @@ struct ReplayCommand: ParsableCommand {
                 throw UserError("--backend llvm is not available yet: the LLVM backend has not landed; use --backend interp")
             }
             let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
-            for warning in settings.warnings { FileHandle.standardError.write(Data("\(config): warning: \(warning)\n".utf8)) }
+            for warning in settings.warnings { FileHandle.standardError.write(Data((warning.formatted + "\n").utf8)) }
             let recording: [String: Tensor]
             do { recording = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: reference)).tensors } catch {
                 throw UserError("\(error)")

@@ -1,0 +1,80 @@
+import Foundation
+import GraphIR
+import Testing
+
+@Suite(.serialized) struct ExportReplayCLITests {
+    static let tinyConfigText = """
+        batch_size: 1
+        weight_decay: 0.0001
+        beta1: 0.5
+        beta2: 0.999
+        init: kaiming
+        lr: 0.0001
+        lr_policy: constant
+        gan_w: 1
+        recon_x_w: 10
+        recon_s_w: 1
+        recon_c_w: 1
+        recon_x_cyc_w: 1
+        vgg_w: 0
+        max_iter: 10
+        gen: {dim: 2, mlp_dim: 4, style_dim: 2, activ: relu, n_downsample: 1, n_res: 1, pad_type: reflect}
+        dis: {dim: 2, norm: none, activ: lrelu, n_layer: 2, gan_type: nsgan, num_scales: 2, pad_type: reflect}
+        input_dim_a: 3
+        input_dim_b: 3
+        crop_image_height: 32
+        crop_image_width: 32
+        num_workers: 2
+
+        """
+
+    @Test func exportsEveryGraphKindAsValidText() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("c.yaml")
+        try Self.tinyConfigText.write(to: config, atomically: true, encoding: .utf8)
+        for kind in ["dis-loss", "gen-loss", "dis-step", "gen-step", "translate"] {
+            let out = dir.appendingPathComponent("\(kind).graph")
+            let result = try CLI.run(["export", "--config", config.path, "--graph", kind, "-o", out.path])
+            #expect(result.status == 0, "\(kind): \(result.stderr)")
+            let dumped = try CLI.run(["dump", out.path])
+            #expect(dumped.status == 0, "\(kind): \(dumped.stderr)")
+            let graph = try parseGraph(String(contentsOf: out, encoding: .utf8))
+            #expect(graph.outputs.count > 0)
+            if kind.hasSuffix("loss") { #expect(graph.lossOutput != nil) }
+        }
+    }
+
+    @Test func badConfigValuesNameTheKey() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("bad.yaml")
+        try Self.tinyConfigText.replacingOccurrences(of: "activ: relu", with: "activ: swish")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["export", "--config", config.path, "--graph", "gen-loss"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(config.path))
+        #expect(result.stderr.contains("gen.activ"))
+        #expect(result.stderr.contains("swish"))
+    }
+
+    @Test func replayOfTheTinyRecordingPassesAndWritesTheRecordingsNames() throws {
+        let shared = CLI.repository.deletingLastPathComponent().appendingPathComponent("shared/reference/tiny")
+        guard FileManager.default.fileExists(atPath: shared.appendingPathComponent("reference.safetensors").path) else { return }
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("replay.safetensors")
+        let arguments = ["replay", "--config", shared.appendingPathComponent("config.yaml").path,
+                         "--reference", shared.appendingPathComponent("reference.safetensors").path, "-o", out.path]
+        let llvm = try CLI.run(arguments + ["--backend", "llvm"])
+        #expect(llvm.status == 1)
+        #expect(llvm.stderr.contains("not available yet"))
+        let result = try CLI.run(arguments)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("parity: all rules hold"))
+        let written = try SafetensorsFile.read(contentsOf: out).tensors
+        #expect(written["iter2.loss.gen_total"]?.shape == [1])
+        #expect(written["iter1.grad.dis.dis_a.cnns.0.0.conv.weight"] != nil)
+        #expect(written["iter2.after.gen_b.mlp.model.2.fc.bias"] != nil)
+    }
+}
