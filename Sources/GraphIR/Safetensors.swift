@@ -65,11 +65,15 @@ public struct SafetensorsFile: Sendable {
                   let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int],
                   offsets.count == 2
             else { throw SafetensorsError("tensor '\(name)': entry needs dtype, shape and data_offsets [begin, end]") }
-            let dtype: DType
+            // Integer tensors (PyTorch's `num_batches_tracked` counters) are read as float64 values, exact
+            // below 2^53, so state dicts that carry them load.
+            let dtype: DType, storedWidth: Int
             switch dtypeName {
-            case "F32": dtype = .f32
-            case "F64": dtype = .f64
-            default: throw SafetensorsError("tensor '\(name)': dtype \(dtypeName) is not supported (F32, F64)")
+            case "F32": (dtype, storedWidth) = (.f32, 4)
+            case "F64": (dtype, storedWidth) = (.f64, 8)
+            case "I64": (dtype, storedWidth) = (.f64, 8)
+            case "I32": (dtype, storedWidth) = (.f64, 4)
+            default: throw SafetensorsError("tensor '\(name)': dtype \(dtypeName) is not supported (F32, F64, I64, I32)")
             }
             if let problem = TensorType.validate(shape: shape) {
                 throw SafetensorsError("tensor '\(name)': \(problem)")
@@ -79,11 +83,11 @@ public struct SafetensorsFile: Sendable {
             guard begin >= 0, end >= begin, end <= dataSize else {
                 throw SafetensorsError("tensor '\(name)': data_offsets [\(begin), \(end)] outside the \(dataSize) data bytes")
             }
-            guard end - begin == type.byteCount else {
-                throw SafetensorsError("tensor '\(name)': \(end - begin) bytes for \(type), which needs \(type.byteCount)")
+            guard end - begin == type.elementCount * storedWidth else {
+                throw SafetensorsError("tensor '\(name)': \(end - begin) bytes for \(dtypeName)\(shape), which needs \(type.elementCount * storedWidth)")
             }
             ranges.append((begin, end, name))
-            file.tensors[name] = decode(bytes, from: headerEnd + begin, type: type)
+            file.tensors[name] = decode(bytes, from: headerEnd + begin, type: type, stored: dtypeName)
         }
         // The format requires tensors to tile the data section without gaps or overlaps.
         ranges.sort { $0.0 < $1.0 }
@@ -98,16 +102,20 @@ public struct SafetensorsFile: Sendable {
         return file
     }
 
-    private static func decode(_ bytes: [UInt8], from start: Int, type: TensorType) -> Tensor {
+    private static func decode(_ bytes: [UInt8], from start: Int, type: TensorType, stored: String) -> Tensor {
         let count = type.elementCount
         var scalars = [Double](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
             for i in 0..<count {
-                switch type.dtype {
-                case .f32:
+                switch stored {
+                case "F32":
                     let bits = raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)
                     scalars[i] = Double(Float(bitPattern: UInt32(littleEndian: bits)))
-                case .f64:
+                case "I64":
+                    scalars[i] = Double(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: start + 8 * i, as: Int64.self)))
+                case "I32":
+                    scalars[i] = Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: Int32.self)))
+                default:
                     let bits = raw.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self)
                     scalars[i] = Double(bitPattern: UInt64(littleEndian: bits))
                 }

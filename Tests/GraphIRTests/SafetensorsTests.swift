@@ -66,8 +66,12 @@ import Testing
             withUnsafeBytes(of: &length) { d.append(contentsOf: $0) }
             return d + h + Data(repeating: 0, count: dataBytes)
         }
-        let i64 = file(#"{"x":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}"#, dataBytes: 16)
-        #expect(throws: SafetensorsError.self) { try SafetensorsFile.parse(i64) }
+        let u8 = file(#"{"x":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}"#, dataBytes: 8)
+        #expect(throws: SafetensorsError.self) { try SafetensorsFile.parse(u8) }
+        // Integer counters (BatchNorm's num_batches_tracked) load as float64 values.
+        var counter = file(#"{"n":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}"#, dataBytes: 0)
+        counter.append(contentsOf: [7, 1, 0, 0, 0, 0, 0, 0])
+        #expect(try SafetensorsFile.parse(counter).tensors["n"] == Tensor(.f64, shape: [], scalars: [263]))
         let wrongSize = file(#"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8)
         #expect(throws: SafetensorsError.self) { try SafetensorsFile.parse(wrongSize) }
         let gap = file(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, dataBytes: 8)
