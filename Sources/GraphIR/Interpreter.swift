@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error while running a graph: missing or mistyped inputs.
 public struct InterpreterError: Error, CustomStringConvertible, Sendable {
     public var message: String
@@ -25,6 +27,7 @@ public struct Interpreter {
     /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
     /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
     public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
+        try checkMemory()
         var values = [Tensor?](repeating: nil, count: graph.values.count)
         for arg in graph.arguments {
             guard let t = arguments[arg.name] else {
@@ -48,6 +51,17 @@ public struct Interpreter {
             }
         }
         return values
+    }
+
+    /// Throws when the graph's values (Doubles here) could not fit in this machine's memory, so callers
+    /// refuse a huge graph with a message instead of dying in an allocation.
+    public func checkMemory() throws {
+        let bytes = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) * 8 }
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        if bytes > memory {
+            throw InterpreterError(String(format: "the interpreter would need up to %.1f GB for this graph's values; this machine has %.1f GB",
+                                          bytes / 1e9, memory / 1e9))
+        }
     }
 
     /// Runs one node on `values` (its operands must be present) and returns its results, rounded to their

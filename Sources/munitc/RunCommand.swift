@@ -26,6 +26,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors(file: file) {
             let graph = try loadGraph(path: file)
+            do { try Interpreter(graph: graph).checkMemory() } catch { throw UserError("\(error)") }
             let arguments = try readArguments(for: graph)
             let results: [String: Tensor]
             do { results = try Interpreter(graph: graph).run(arguments) } catch {

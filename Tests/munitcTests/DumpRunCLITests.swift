@@ -96,4 +96,16 @@ import Testing
         #expect(random.status == 0)
         #expect(random.stdout == (try CLI.run(["run", example, "--random-inputs", "--seed", "5"])).stdout)
     }
+
+    @Test func runRefusesGraphsTooLargeForMemory() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("huge.graph")
+        try "graph huge {\n  input %x : f32[1000000, 1000000]\n  %0 = neg(%x) : f32[1000000, 1000000]\n  output y = %0\n}\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["dump", file.path]).status == 0, "a large graph is still a valid graph")
+        let result = try CLI.run(["run", file.path, "--random-inputs"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("GB"), "\(result.stderr)")
+    }
 }
