@@ -17,7 +17,10 @@ public struct Autodiff: Pass {
 
     /// Differentiates with respect to trainable parameters whose name matches `pattern` (whole-name match).
     public init(matching pattern: String) throws {
-        let regex = try NSRegularExpression(pattern: "^(?:\(pattern))$")
+        let regex: NSRegularExpression
+        do { regex = try NSRegularExpression(pattern: "^(?:\(pattern))$") } catch {
+            throw PassError(pass: "autodiff", "'\(pattern)' is not a valid regular expression")
+        }
         wrt = { arg in
             arg.isTrainable && regex.firstMatch(in: arg.name, range: NSRange(arg.name.startIndex..., in: arg.name)) != nil
         }
