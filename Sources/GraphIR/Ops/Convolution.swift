@@ -1,5 +1,12 @@
 /// Contractions: 2-D convolution, matrix product and the fully connected layer (the work that goes to GEMM).
 extension Ops {
+    /// `stride` [h, w] and `pad` [left, right, top, bottom] (zero padding), shared by conv2d and its
+    /// backward ops so the three always agree.
+    static let convolutionWindowAttributes = [
+        AttributeSpec("stride", .ints, default: .ints([1, 1]), check: Check.ints(count: 2, minimum: 1)),
+        AttributeSpec("pad", .ints, default: .ints([0, 0, 0, 0]), check: Check.ints(count: 4, minimum: 0)),
+    ]
+
     /// PyTorch's `Conv2d` (a cross-correlation) with zero padding and an optional bias. Reflect or replicate
     /// padding is a separate `pad` node in front; fusion folds it into the convolution's input indexing.
     public static let conv2d = OpDefinition(
@@ -7,10 +14,7 @@ extension Ops {
         summary: "2-D convolution (cross-correlation) of x[N,C,H,W] with weight[O,C,KH,KW], zero padding "
             + "pad = [left, right, top, bottom], optional bias[O]; result [N,O,OH,OW]",
         operands: .optionalTrailing(required: ["x", "weight"], optional: ["bias"]),
-        attributes: [
-            AttributeSpec("stride", .ints, default: .ints([1, 1]), check: Check.ints(count: 2, minimum: 1)),
-            AttributeSpec("pad", .ints, default: .ints([0, 0, 0, 0]), check: Check.ints(count: 4, minimum: 0)),
-        ],
+        attributes: convolutionWindowAttributes,
         traits: .contraction,
         inferTypes: { types, attrs throws(OpError) in
             let op = "conv2d"

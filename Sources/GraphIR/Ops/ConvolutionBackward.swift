@@ -10,9 +10,7 @@ extension Ops {
         summary: "gradient of conv2d with respect to x: scatters gy[N,O,OH,OW] through weight[O,C,KH,KW] onto "
             + "x's shape input_shape = [N,C,H,W] (stride, pad = [left, right, top, bottom] as in the forward)",
         operands: .fixed(["gy", "weight"]),
-        attributes: [
-            AttributeSpec("stride", .ints, default: .ints([1, 1]), check: Check.ints(count: 2, minimum: 1)),
-            AttributeSpec("pad", .ints, default: .ints([0, 0, 0, 0]), check: Check.ints(count: 4, minimum: 0)),
+        attributes: convolutionWindowAttributes + [
             AttributeSpec("input_shape", .ints, check: Check.ints(count: 4, minimum: 1)),
         ],
         traits: [.contraction, .backward],
@@ -48,9 +46,7 @@ extension Ops {
         summary: "gradient of conv2d with respect to its weight: correlates x[N,C,H,W] with gy[N,O,OH,OW] "
             + "→ [O,C,KH,KW] for kernel = [KH, KW] (stride, pad = [left, right, top, bottom] as in the forward)",
         operands: .fixed(["x", "gy"]),
-        attributes: [
-            AttributeSpec("stride", .ints, default: .ints([1, 1]), check: Check.ints(count: 2, minimum: 1)),
-            AttributeSpec("pad", .ints, default: .ints([0, 0, 0, 0]), check: Check.ints(count: 4, minimum: 0)),
+        attributes: convolutionWindowAttributes + [
             AttributeSpec("kernel", .ints, check: Check.ints(count: 2, minimum: 1)),
         ],
         traits: [.contraction, .backward],
