@@ -12,7 +12,7 @@ public struct PassSettings: Sendable {
 /// Every pass by its kebab-case name, for `--passes LIST` and help texts.
 public enum PassRegistry {
     /// The names `--passes` accepts, in a sensible pipeline order.
-    public static let names = ["autodiff", "adam", "sgd"]
+    public static let names = ["autodiff", "adam", "sgd", "dce"]
 
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
@@ -20,6 +20,7 @@ public enum PassRegistry {
         case "autodiff": return try settings.wrt.map { try Autodiff(matching: $0) } ?? Autodiff()
         case "adam": return AdamPass(options: settings.adam)
         case "sgd": return SGDPass(options: settings.sgd)
+        case "dce": return DeadCodeElimination()
         default:
             throw PassError(pass: name, "unknown pass (known: \(names.joined(separator: ", ")))")
         }
@@ -33,6 +34,7 @@ public enum PassRegistry {
             pipeline.append(try make("autodiff", settings))  // gradients of the loss as IR: grad.<param>
             pipeline.append(try make(optimizer, settings))   // next.<param> and optimiser state updates
         }
+        pipeline.append(DeadCodeElimination())  // gradients nobody asked for (w.r.t. images, frozen inputs)
         return pipeline
     }
 }

@@ -1,0 +1,46 @@
+import GraphIR
+
+/// Removes nodes none of whose results reaches an output (for example the gradient of a convolution with
+/// respect to an image input, which its VJP rule emits but nothing uses). Arguments are kept: they are the
+/// graph's interface even when unused.
+public struct DeadCodeElimination: Pass {
+    public let name = "dce"
+    public let summary = "remove nodes whose results no output depends on"
+
+    public init() {}
+
+    public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
+        var live = [Bool](repeating: false, count: graph.values.count)
+        for output in graph.outputs { live[output.value.index] = true }
+        var keep = [Bool](repeating: false, count: graph.nodes.count)
+        for (index, node) in graph.nodes.enumerated().reversed() where node.results.contains(where: { live[$0.index] }) {
+            keep[index] = true
+            for operand in node.operands { live[operand.index] = true }
+        }
+        statistics["nodes-removed"] = keep.filter { !$0 }.count
+        if !keep.contains(false) { return graph }
+        return graph.rebuilt(keepingNodes: keep)
+    }
+}
+
+extension Graph {
+    /// A copy of this graph with only the nodes where `keep` is true (their operands must be kept too),
+    /// arguments and outputs unchanged, values renumbered.
+    func rebuilt(keepingNodes keep: [Bool]) -> Graph {
+        var result = Graph(name: name)
+        var map: [ValueID: ValueID] = [:]
+        for arg in arguments {
+            map[arg.value] = result.addArgument(name: arg.name, kind: arg.kind, type: type(of: arg.value), location: arg.location)
+        }
+        for (index, node) in nodes.enumerated() where keep[index] {
+            let results = result.appendNode(
+                op: node.op, operands: node.operands.map { map[$0]! }, attributes: node.attributes,
+                resultTypes: node.results.map { type(of: $0) }, location: node.location)
+            for (old, new) in zip(node.results, results) { map[old] = new }
+        }
+        for output in outputs {
+            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
+        }
+        return result
+    }
+}
