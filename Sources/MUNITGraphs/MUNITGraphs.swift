@@ -83,7 +83,8 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
 /// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update.
 func trainingStep(_ loss: Graph, config: MUNITConfig, name: String) throws -> Graph {
     let adam = AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
-    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adam)])
+    // dce drops gradients nobody reads (w.r.t. the images, the frozen networks' inputs).
+    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adam), DeadCodeElimination()])
     var (step, _) = try manager.run(loss)
     step.name = name
     return step
