@@ -42,7 +42,11 @@ let package = Package(
         .systemLibrary(name: "CLLVM", path: "Sources/CLLVM"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "GraphIR"),
+        // Image decoding/encoding and the NVlabs data transforms.
+        .target(name: "ImageIO", dependencies: ["GraphIR", "CJPEG", "CPNG"]),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(
             name: "LLVMBackend",
@@ -67,6 +71,7 @@ let package = Package(
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR"]),
     ]
 )
