@@ -4,18 +4,7 @@ import Testing
 /// The backward ops of the convolution, spatial and normalisation groups as table entries: shape rules and
 /// their rejections, traits, costs and the text format. Their kernels are checked against adjoint identities,
 /// numerical Jacobians and PyTorch in PassesTests (SpatialVJPTests, NormalizationVJPTests).
-@Suite struct BackwardOpsTests {
-    /// Expects building on values of `types` to throw an `OpError`; returns its message.
-    @discardableResult
-    func rejection(
-        _ types: [TensorType], sourceLocation: Testing.SourceLocation = #_sourceLocation,
-        _ build: (GraphBuilder, [ValueID]) throws -> ValueID
-    ) -> String {
-        let b = GraphBuilder(name: "test")
-        let ids = types.enumerated().map { b.input("x\($0.offset)", $0.element) }
-        let error = #expect(throws: OpError.self, sourceLocation: sourceLocation) { _ = try build(b, ids) }
-        return error?.message ?? ""
-    }
+@Suite struct BackwardOpsTests: OpTestHelpers {
 
     func f32(_ shape: [Int]) -> TensorType { TensorType(.f32, shape) }
 

@@ -3,30 +3,9 @@ import Testing
 
 /// Instance norm, AdaIN, MUNIT's layer norm and training-mode batch norm: hand-worked cases with exact
 /// answers, comparisons with the statistics written out from the definitions, and shape-rule rejections.
-@Suite struct NormalizationOpsTests {
+@Suite struct NormalizationOpsTests: OpTestHelpers {
     // MARK: Helpers
 
-    /// Builds a graph over `inputs` (named x0, x1, …), applies `build`, runs it and returns the result.
-    func run(_ inputs: [Tensor], _ build: (GraphBuilder, [ValueID]) throws -> ValueID) throws -> Tensor {
-        let b = GraphBuilder(name: "test")
-        let ids = inputs.enumerated().map { b.input("x\($0.offset)", $0.element.type) }
-        b.output("y", try build(b, ids))
-        var arguments: [String: Tensor] = [:]
-        for (i, t) in inputs.enumerated() { arguments["x\(i)"] = t }
-        return try #require(try Interpreter(graph: b.graph).run(arguments)["y"])
-    }
-
-    /// Expects building on values of `types` to throw an `OpError`; returns its message.
-    @discardableResult
-    func rejection(
-        _ types: [TensorType], sourceLocation: Testing.SourceLocation = #_sourceLocation,
-        _ build: (GraphBuilder, [ValueID]) throws -> ValueID
-    ) -> String {
-        let b = GraphBuilder(name: "test")
-        let ids = types.enumerated().map { b.input("x\($0.offset)", $0.element) }
-        let error = #expect(throws: OpError.self, sourceLocation: sourceLocation) { _ = try build(b, ids) }
-        return error?.message ?? ""
-    }
 
     func tensor(_ shape: [Int], _ values: [Double]) -> Tensor { Tensor(.f64, shape: shape, scalars: values) }
 
