@@ -15,15 +15,20 @@ public struct Autodiff: Pass {
 
     public init(wrt: @escaping @Sendable (GraphArgument) -> Bool = { $0.isTrainable }) { self.wrt = wrt }
 
-    /// Differentiates with respect to trainable parameters whose name matches `pattern` (whole-name match).
-    public init(matching pattern: String) throws {
+    /// Differentiates with respect to trainable parameters whose name matches `pattern` (whole-name match),
+    /// or all trainable parameters when `pattern` is nil.
+    public init(matching pattern: String?) throws {
+        guard let pattern else {
+            self.init()
+            return
+        }
         let regex: NSRegularExpression
         do { regex = try NSRegularExpression(pattern: "^(?:\(pattern))$") } catch {
             throw PassError(pass: "autodiff", "'\(pattern)' is not a valid regular expression")
         }
-        wrt = { arg in
+        self.init(wrt: { arg in
             arg.isTrainable && regex.firstMatch(in: arg.name, range: NSRange(arg.name.startIndex..., in: arg.name)) != nil
-        }
+        })
     }
 
     /// The name of the output holding the gradient of argument `name`.

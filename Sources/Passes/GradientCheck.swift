@@ -80,7 +80,7 @@ public struct GradientChecker {
             let count = original.scalars.count
             var candidates = count <= exhaustiveLimit ? Array(0..<count) : (0..<count).shuffled(using: &rng)
             let wanted = Swift.min(count, count <= exhaustiveLimit ? count : samples)
-            var check = ParameterCheck(name: target.name, type: graph.argument(named: target.name).map { graph.type(of: $0.value) } ?? forward.type(of: target.value), checked: 0,
+            var check = ParameterCheck(name: target.name, type: graph.type(of: graph.argument(named: target.name)!.value), checked: 0,
                                        kinksResampled: 0, worstRelativeError: 0, worstElement: nil, passed: true)
             let centre = lossAt(original)
             // Rounding in the loss puts an absolute noise of about ε·|loss|/h on each difference; below it,

@@ -17,7 +17,7 @@ public enum PassRegistry {
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
         switch name {
-        case "autodiff": return try settings.wrt.map { try Autodiff(matching: $0) } ?? Autodiff()
+        case "autodiff": return try Autodiff(matching: settings.wrt)
         case "adam": return AdamPass(options: settings.adam)
         case "sgd": return SGDPass(options: settings.sgd)
         case "dce": return DeadCodeElimination()

@@ -47,6 +47,9 @@ public struct Replay {
         var produced: [String: Tensor] = [:]
         var optimizerState: [String: Tensor] = [:]  // names are distinct between the two steps' parameters
         var checks: [ParityCheck] = []
+        // The README's scale m: medians over the whole recording, the same for every iteration.
+        let scales = (gradient: median(reference.filter { $0.key.contains(".grad.") }.map { l2Norm($0.value) }),
+                      activation: median(reference.filter { $0.key.contains(".act.") }.map { l2Norm($0.value) }))
         for k in 1...iterations {
             // Teacher forcing: the recording's parameters (and buffers) before this iteration.
             var current: [String: Tensor] = [:]
@@ -99,16 +102,15 @@ public struct Replay {
                 progress(String(format: "iteration %d: %@ step in %.1f s", k, step, Date().timeIntervalSince(start)))
             }
             for name in parameterNames { produced["iter\(k).after.\(name)"] = current[name] }
-            checks += compare(iteration: k, produced: produced, reference: reference, before: before, lr: lr)
+            checks += compare(iteration: k, produced: produced, reference: reference, before: before, lr: lr,
+                              gradientScale: scales.gradient, activationScale: scales.activation)
         }
         return ReplayResult(tensors: produced, checks: checks)
     }
 
     /// The README's rules for one iteration.
     func compare(iteration k: Int, produced: [String: Tensor], reference: [String: Tensor],
-                 before: [String: Tensor], lr: Double) -> [ParityCheck] {
-        let gradientScale = median(reference.filter { $0.key.contains(".grad.") }.map { l2Norm($0.value) })
-        let activationScale = median(reference.filter { $0.key.contains(".act.") }.map { l2Norm($0.value) })
+                 before: [String: Tensor], lr: Double, gradientScale: Double, activationScale: Double) -> [ParityCheck] {
         var checks: [ParityCheck] = []
         var nullGradients: Set<String> = []
         for (key, ref) in reference.sorted(by: { $0.key < $1.key }) where key.hasPrefix("iter\(k).") {

@@ -33,7 +33,7 @@ struct Gradcheck: ParsableCommand {
             checker.samples = samples
             checker.seed = seed
             checker.tolerance = tolerance
-            let autodiff = try wrt.map { try Autodiff(matching: $0) } ?? Autodiff()
+            let autodiff = try Autodiff(matching: wrt)
             let results = try checker.check(graph, wrt: autodiff, arguments: given)
             let width = results.map(\.name.count).max() ?? 0
             for r in results {

@@ -80,7 +80,7 @@ func differentiate(_ graph: Graph, _ autodiff: Autodiff = Autodiff()) throws -> 
         let x = c.input("x", vector)
         c.loss("loss", try c.reduceSum(x, axes: [0]))
         #expect(throws: PassError.self) { try differentiate(c.graph) }
-        let (once, _) = try differentiate(b.graph.withLoss(on: w, builder: b))
+        let (once, _) = try differentiate(b.graph.withLoss(on: w))
         #expect(throws: PassError.self) { try differentiate(once) }
     }
 
@@ -151,7 +151,7 @@ func differentiate(_ graph: Graph, _ autodiff: Autodiff = Autodiff()) throws -> 
 
 extension Graph {
     /// This graph with a scalar loss Σ value added (helper for tests that need a loss).
-    func withLoss(on value: ValueID, builder: GraphBuilder) throws -> Graph {
+    func withLoss(on value: ValueID) throws -> Graph {
         let b = GraphBuilder(graph: self)
         b.loss("loss", try b.reduceSum(value, axes: Array(0..<b.shape(of: value).count)))
         return b.graph
