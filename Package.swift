@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes"]),
-        .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend"],
+        .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend", "GraphIR", "Passes", "MUNITGraphs"],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),

@@ -1,0 +1,233 @@
+import CLLVM
+import GraphIR
+
+/// Builds one kernel: an exported `void name(ptr buffers, i64 begin, i64 end)` that loads its buffer
+/// pointers and calls an always-inline body taking each buffer as a `noalias` parameter. Inlining turns
+/// those into alias scopes, so the vectoriser knows the buffers do not overlap without runtime checks.
+/// The body handles the outer iterations `begin ..< end`, which the runtime splits across threads.
+final class KernelEmitter {
+    let ir: IRModule
+    let name: String
+    let bufferTypes: [DType]
+    let body: LLVMValueRef
+    private let entryBlock: LLVMBasicBlockRef
+    private var buffers: [LLVMValueRef] = []
+    /// The first and one-past-last outer iteration this call handles.
+    var begin: IRValue { wrap(LLVMGetParam(body, UInt32(bufferTypes.count))) }
+    var end: IRValue { wrap(LLVMGetParam(body, UInt32(bufferTypes.count + 1))) }
+
+    var builder: LLVMBuilderRef { ir.builder }
+
+    init(ir: IRModule, name: String, bufferTypes: [DType]) {
+        self.ir = ir
+        self.name = name
+        self.bufferTypes = bufferTypes
+        let bodyType = ir.functionType(ir.void, Array(repeating: ir.pointer, count: bufferTypes.count) + [ir.i64, ir.i64])
+        body = LLVMAddFunction(ir.module, name + ".body", bodyType)!
+        LLVMSetLinkage(body, LLVMInternalLinkage)
+        ir.targetHost(body)
+        ir.addAttribute(body, index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "alwaysinline")
+        for i in bufferTypes.indices { ir.addAttribute(body, index: UInt32(i + 1), "noalias") }
+        entryBlock = LLVMAppendBasicBlockInContext(ir.context, body, "entry")
+        LLVMPositionBuilderAtEnd(ir.builder, entryBlock)
+        buffers = bufferTypes.indices.map { LLVMGetParam(body, UInt32($0))! }
+        addEntryPoint(bodyType: bodyType)
+        LLVMPositionBuilderAtEnd(ir.builder, entryBlock)
+    }
+
+    /// The exported wrapper: loads `buffers[i]` and calls the body.
+    private func addEntryPoint(bodyType: LLVMTypeRef) {
+        let type = ir.functionType(ir.void, [ir.pointer, ir.i64, ir.i64])
+        let entry = LLVMAddFunction(ir.module, name, type)!
+        ir.targetHost(entry)
+        let block = LLVMAppendBasicBlockInContext(ir.context, entry, "entry")
+        LLVMPositionBuilderAtEnd(ir.builder, block)
+        let table = LLVMGetParam(entry, 0)
+        var args: [LLVMValueRef?] = bufferTypes.indices.map { i in
+            var index: [LLVMValueRef?] = [LLVMConstInt(ir.i64, UInt64(i), 0)]
+            let slot = index.withUnsafeMutableBufferPointer { LLVMBuildInBoundsGEP2(ir.builder, ir.pointer, table, $0.baseAddress, 1, "") }
+            return LLVMBuildLoad2(ir.builder, ir.pointer, slot, "")
+        }
+        args += [LLVMGetParam(entry, 1), LLVMGetParam(entry, 2)]
+        _ = args.withUnsafeMutableBufferPointer {
+            LLVMBuildCall2(ir.builder, bodyType, body, $0.baseAddress, UInt32($0.count), "")
+        }
+        LLVMBuildRetVoid(ir.builder)
+    }
+
+    /// Closes the body. Call once, after the lowering has emitted everything.
+    func finish() { LLVMBuildRetVoid(ir.builder) }
+
+    func wrap(_ ref: LLVMValueRef?) -> IRValue { IRValue(ref: ref!, emitter: self) }
+
+    // MARK: constants and conversions
+
+    /// An i64 constant.
+    func index(_ v: Int) -> IRValue { wrap(LLVMConstInt(ir.i64, UInt64(bitPattern: Int64(v)), 1)) }
+    func constant(_ v: Int, like other: IRValue) -> IRValue {
+        other.isFloatingPoint ? real(Double(v), like: other) : wrap(LLVMConstInt(other.type, UInt64(bitPattern: Int64(v)), 1))
+    }
+    func real(_ v: Double, _ dtype: DType) -> IRValue { wrap(LLVMConstReal(ir.type(of: dtype), v)) }
+    func real(_ v: Double, like other: IRValue) -> IRValue { wrap(LLVMConstReal(other.type, v)) }
+
+    /// Converts a float between f32 and f64 (or leaves it).
+    func convert(_ v: IRValue, to dtype: DType) -> IRValue {
+        let target = ir.type(of: dtype)
+        if v.type == target { return v }
+        return wrap(dtype == .f64 ? LLVMBuildFPExt(builder, v.ref, target, "") : LLVMBuildFPTrunc(builder, v.ref, target, ""))
+    }
+    func toReal(_ v: IRValue, _ dtype: DType) -> IRValue { wrap(LLVMBuildSIToFP(builder, v.ref, ir.type(of: dtype), "")) }
+
+    func select(_ condition: IRValue, _ a: IRValue, _ b: IRValue) -> IRValue {
+        wrap(LLVMBuildSelect(builder, condition.ref, a.ref, b.ref, ""))
+    }
+    func min(_ a: IRValue, _ b: IRValue) -> IRValue { select(a.lessThan(b), a, b) }
+    func max(_ a: IRValue, _ b: IRValue) -> IRValue { select(a.greaterThan(b), a, b) }
+
+    // MARK: memory
+
+    /// Pointer to element `index` of buffer `buffer`.
+    func address(_ buffer: Int, _ index: IRValue) -> LLVMValueRef {
+        var indices: [LLVMValueRef?] = [index.ref]
+        return indices.withUnsafeMutableBufferPointer {
+            LLVMBuildInBoundsGEP2(builder, ir.type(of: bufferTypes[buffer]), buffers[buffer], $0.baseAddress, 1, "")
+        }!
+    }
+    func load(_ buffer: Int, _ index: IRValue) -> IRValue {
+        wrap(LLVMBuildLoad2(builder, ir.type(of: bufferTypes[buffer]), address(buffer, index), ""))
+    }
+    /// Stores `value`, rounding it to the buffer's dtype first (the interpreter's semantics).
+    func store(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
+        LLVMBuildStore(builder, convert(value, to: bufferTypes[buffer]).ref, address(buffer, index))
+    }
+    /// buffer[index] += value.
+    func accumulate(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
+        let old = load(buffer, index)
+        store(old + convert(value, to: bufferTypes[buffer]), buffer, index)
+    }
+    /// The raw pointer of a buffer plus an element offset (for BLAS calls).
+    func pointer(_ buffer: Int, offset: IRValue) -> IRValue { wrap(address(buffer, offset)) }
+
+    /// Loads entry `i` of a compile-time table.
+    func lookup(_ table: (global: LLVMValueRef, type: LLVMTypeRef), _ i: IRValue) -> IRValue {
+        var indices: [LLVMValueRef?] = [index(0).ref, i.ref]
+        let slot = indices.withUnsafeMutableBufferPointer {
+            LLVMBuildInBoundsGEP2(builder, table.type, table.global, $0.baseAddress, 2, "")
+        }
+        return wrap(LLVMBuildLoad2(builder, ir.i64, slot, ""))
+    }
+
+    /// A mutable scalar (an entry-block alloca that mem2reg turns into SSA values).
+    final class Variable {
+        let slot: LLVMValueRef
+        let type: LLVMTypeRef
+        unowned let emitter: KernelEmitter
+        init(slot: LLVMValueRef, type: LLVMTypeRef, emitter: KernelEmitter) {
+            self.slot = slot
+            self.type = type
+            self.emitter = emitter
+        }
+        var value: IRValue {
+            get { emitter.wrap(LLVMBuildLoad2(emitter.builder, type, slot, "")) }
+            set { LLVMBuildStore(emitter.builder, newValue.ref, slot) }
+        }
+    }
+
+    func variable(_ initial: IRValue) -> Variable {
+        let current = LLVMGetInsertBlock(builder)!
+        if let first = LLVMGetFirstInstruction(entryBlock) {
+            LLVMPositionBuilderBefore(builder, first)
+        } else {
+            LLVMPositionBuilderAtEnd(builder, entryBlock)
+        }
+        let slot = LLVMBuildAlloca(builder, initial.type, "")!
+        LLVMPositionBuilderAtEnd(builder, current)
+        let v = Variable(slot: slot, type: initial.type, emitter: self)
+        v.value = initial
+        return v
+    }
+
+    /// A reassociable f64 accumulator, so the vectoriser may reorder sums (moments, reductions).
+    func addReassociable(_ a: IRValue, _ b: IRValue) -> IRValue {
+        let sum = a + b
+        LLVMSetFastMathFlags(sum.ref, LLVMFastMathFlags(LLVMFastMathAllowReassoc | LLVMFastMathAllowContract))
+        return sum
+    }
+
+    // MARK: control flow
+
+    /// for i in lo ..< hi { body(i) }
+    func loop(_ lo: IRValue, _ hi: IRValue, _ body: (IRValue) -> Void) {
+        let counter = variable(lo)
+        let function = LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))
+        let header = LLVMAppendBasicBlockInContext(ir.context, function, "loop")
+        let inside = LLVMAppendBasicBlockInContext(ir.context, function, "body")
+        let exit = LLVMAppendBasicBlockInContext(ir.context, function, "exit")
+        LLVMBuildBr(builder, header)
+        LLVMPositionBuilderAtEnd(builder, header)
+        let i = counter.value
+        LLVMBuildCondBr(builder, i.lessThan(hi).ref, inside, exit)
+        LLVMPositionBuilderAtEnd(builder, inside)
+        body(i)
+        counter.value = i + 1
+        LLVMBuildBr(builder, header)
+        LLVMPositionBuilderAtEnd(builder, exit)
+    }
+    func loop(_ count: Int, _ body: (IRValue) -> Void) { loop(index(0), index(count), body) }
+    func loop(_ lo: Int, _ hi: Int, _ body: (IRValue) -> Void) {
+        if lo < hi { loop(index(lo), index(hi), body) }
+    }
+
+    /// if condition { then() } [else { otherwise() }]
+    func ifThen(_ condition: IRValue, _ then: () -> Void, else otherwise: (() -> Void)? = nil) {
+        let function = LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))
+        let thenBlock = LLVMAppendBasicBlockInContext(ir.context, function, "then")
+        let elseBlock = otherwise == nil ? nil : LLVMAppendBasicBlockInContext(ir.context, function, "else")
+        let merge = LLVMAppendBasicBlockInContext(ir.context, function, "merge")
+        LLVMBuildCondBr(builder, condition.ref, thenBlock, elseBlock ?? merge)
+        LLVMPositionBuilderAtEnd(builder, thenBlock)
+        then()
+        LLVMBuildBr(builder, merge)
+        if let otherwise, let elseBlock {
+            LLVMPositionBuilderAtEnd(builder, elseBlock)
+            otherwise()
+            LLVMBuildBr(builder, merge)
+        }
+        LLVMPositionBuilderAtEnd(builder, merge)
+    }
+
+    // MARK: calls
+
+    /// Calls an LLVM intrinsic overloaded on the type of the first argument (`llvm.sqrt`, `llvm.fabs`, …).
+    func intrinsic(_ name: String, _ args: [IRValue]) -> IRValue {
+        let id = LLVMLookupIntrinsicID(name, name.utf8.count)
+        var overload: [LLVMTypeRef?] = [args[0].type]
+        let (function, type) = overload.withUnsafeMutableBufferPointer {
+            (LLVMGetIntrinsicDeclaration(ir.module, id, $0.baseAddress, 1), LLVMIntrinsicGetType(ir.context, id, $0.baseAddress, 1))
+        }
+        var refs: [LLVMValueRef?] = args.map(\.ref)
+        return wrap(refs.withUnsafeMutableBufferPointer {
+            LLVMBuildCall2(builder, type, function, $0.baseAddress, UInt32($0.count), "")
+        })
+    }
+
+    /// Calls a C math function by its double name (`tanh`), picking the float variant (`tanhf`) for f32.
+    func libm(_ name: String, _ x: IRValue) -> IRValue {
+        let isFloat = x.type == ir.f32
+        let type = ir.functionType(x.type, [x.type])
+        let function = ir.external(isFloat ? name + "f" : name, type)
+        var args: [LLVMValueRef?] = [x.ref]
+        return wrap(args.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type, function, $0.baseAddress, 1, "") })
+    }
+
+    /// Calls an external void function.
+    func callVoid(_ name: String, _ parameterTypes: [LLVMTypeRef], _ args: [IRValue]) {
+        let type = ir.functionType(ir.void, parameterTypes)
+        let function = ir.external(name, type)
+        var refs: [LLVMValueRef?] = args.map(\.ref)
+        _ = refs.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type, function, $0.baseAddress, UInt32($0.count), "") }
+    }
+
+    func int32(_ v: Int) -> IRValue { wrap(LLVMConstInt(ir.i32, UInt64(bitPattern: Int64(v)), 1)) }
+    func int32(_ v: IRValue) -> IRValue { wrap(LLVMBuildTrunc(builder, v.ref, ir.i32, "")) }
+}

@@ -1,0 +1,193 @@
+import CLLVM
+import GraphIR
+
+/// A convolution's geometry and the compile-time tables of its taps: for kernel row `ky`, the output rows
+/// whose input row lies inside the image (`rowsLo[ky] ..< rowsHi[ky]`), and the same for columns. Everything
+/// outside is a zero of the padding, so im2col writes zeros there without testing each cell.
+struct ConvGeometry {
+    let n, c, h, w, o, kh, kw, oh, ow: Int
+    let stride: [Int], pad: [Int]
+    var plane: Int { oh * ow }
+    var patch: Int { c * kh * kw }
+    /// A 1×1, stride-1, unpadded convolution is a plain matrix product on the input: no im2col.
+    var isPointwise: Bool { kh == 1 && kw == 1 && stride == [1, 1] && pad.allSatisfy { $0 == 0 } }
+    var name: String {
+        "\(KernelName.pair("k", [kh, kw]))_\(KernelName.pair("s", stride))_\(KernelName.pad(pad))_\(KernelName.shape([n, c, h, w]))_to\(o)"
+    }
+
+    init(x: [Int], kernel: [Int], outputChannels: Int, output: [Int], attributes: Attributes) {
+        (n, c, h, w) = (x[0], x[1], x[2], x[3])
+        (o, kh, kw) = (outputChannels, kernel[0], kernel[1])
+        (oh, ow) = (output[2], output[3])
+        stride = attributes.ints("stride")
+        pad = attributes.ints("pad")
+    }
+
+    /// Outputs o with 0 ≤ o·stride + tap − before < size.
+    static func valid(tap: Int, stride: Int, before: Int, size: Int, outputs: Int) -> (Int, Int) {
+        var lo = 0
+        while lo < outputs && lo * stride + tap - before < 0 { lo += 1 }
+        var hi = outputs
+        while hi > lo && (hi - 1) * stride + tap - before >= size { hi -= 1 }
+        return (lo, hi)
+    }
+
+    struct Tables {
+        let rowsLo, rowsHi, colsLo, colsHi: (global: LLVMValueRef, type: LLVMTypeRef)
+    }
+
+    func tables(_ ir: IRModule) -> Tables {
+        let rows = (0..<kh).map { ConvGeometry.valid(tap: $0, stride: stride[0], before: pad[2], size: h, outputs: oh) }
+        let cols = (0..<kw).map { ConvGeometry.valid(tap: $0, stride: stride[1], before: pad[0], size: w, outputs: ow) }
+        return Tables(rowsLo: ir.constantTable(rows.map(\.0)), rowsHi: ir.constantTable(rows.map(\.1)),
+                      colsLo: ir.constantTable(cols.map(\.0)), colsHi: ir.constantTable(cols.map(\.1)))
+    }
+
+    /// Visits every patch row (c, ky, kx) and its valid output rows: `body(patchRowBase, ky, kx, c, oy, colLo, colHi)`
+    /// for valid rows, `outside(patchRowBase, oy)` for output rows whose input row is padding.
+    func forEachTap(_ e: KernelEmitter, _ t: Tables,
+                    valid body: (_ colRow: IRValue, _ inputRow: IRValue, _ kx: IRValue, _ lo: IRValue, _ hi: IRValue) -> Void,
+                    outside: ((_ colRow: IRValue) -> Void)? = nil) {
+        e.loop(c) { ci in
+            e.loop(kh) { ky in
+                let (rlo, rhi) = (e.lookup(t.rowsLo, ky), e.lookup(t.rowsHi, ky))
+                e.loop(kw) { kx in
+                    let patchRow = (ci * kh + ky) * kw + kx
+                    let (clo, chi) = (e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx))
+                    if let outside {
+                        e.loop(e.index(0), rlo) { oy in outside(patchRow * plane + oy * ow) }
+                        e.loop(rhi, e.index(oh)) { oy in outside(patchRow * plane + oy * ow) }
+                    }
+                    e.loop(rlo, rhi) { oy in
+                        let inputRow = ci * (h * w) + (oy * stride[0] + ky - pad[2]) * w
+                        body(patchRow * plane + oy * ow, inputRow, kx, clo, chi)
+                    }
+                }
+            }
+        }
+    }
+
+    /// col[c·kh·kw, oh·ow] ← the patches of sample `x + xOffset` (zeros where they overlap the padding).
+    func im2col(_ e: KernelEmitter, _ t: Tables, x: Int, xOffset: IRValue, col: Int, dtype: DType) {
+        let zero = e.real(0, dtype)
+        forEachTap(e, t, valid: { colRow, inputRow, kx, lo, hi in
+            e.loop(e.index(0), lo) { ox in e.store(zero, col, colRow + ox) }
+            e.loop(lo, hi) { ox in e.store(e.load(x, xOffset + inputRow + ox * stride[1] + kx - pad[0]), col, colRow + ox) }
+            e.loop(hi, e.index(ow)) { ox in e.store(zero, col, colRow + ox) }
+        }, outside: { colRow in e.loop(ow) { ox in e.store(zero, col, colRow + ox) } })
+    }
+
+    /// gx (sample at `xOffset`, zeroed first) += the columns `col` scattered back onto the image.
+    func col2im(_ e: KernelEmitter, _ t: Tables, col: Int, x: Int, xOffset: IRValue, dtype: DType) {
+        let zero = e.real(0, dtype)
+        e.loop(c * h * w) { i in e.store(zero, x, xOffset + i) }
+        forEachTap(e, t, valid: { colRow, inputRow, kx, lo, hi in
+            e.loop(lo, hi) { ox in e.accumulate(e.load(col, colRow + ox), x, xOffset + inputRow + ox * stride[1] + kx - pad[0]) }
+        })
+    }
+}
+
+extension KernelEmitter {
+    /// C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, through OpenBLAS (sgemm or dgemm by dtype).
+    func gemm(_ dtype: DType, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+              a: IRValue, lda: Int, b: IRValue, ldb: Int, beta: IRValue, c: IRValue, ldc: Int) {
+        let real = ir.type(of: dtype), i = ir.i32, p = ir.pointer
+        let rowMajor = 101, noTrans = 111, trans = 112
+        callVoid(dtype == .f32 ? "cblas_sgemm" : "cblas_dgemm",
+                 [i, i, i, i, i, i, real, p, i, p, i, real, p, i],
+                 [int32(rowMajor), int32(transA ? trans : noTrans), int32(transB ? trans : noTrans),
+                  int32(m), int32(n), int32(k), self.real(1, dtype), a, int32(lda), b, int32(ldb),
+                  convert(beta, to: dtype), c, int32(ldc)])
+    }
+}
+
+extension Lowerings {
+    static let contraction: [String: Lowering] = [
+        "conv2d": .kernel(conv2dPlan),
+        "conv2d_backward_input": .kernel(conv2dBackwardInputPlan),
+        "conv2d_backward_weight": .kernel(conv2dBackwardWeightPlan),
+        "matmul": .kernel { input in
+            let (m, k, n) = (input.operands[0].shape[0], input.operands[0].shape[1], input.operands[1].shape[1])
+            return KernelPlan(name: "matmul_\(m)x\(k)_\(k)x\(n)", parallelCount: 1, usesBLAS: true) { e in
+                e.gemm(input.dtype, transA: false, transB: false, m: m, n: n, k: k, a: e.pointer(0, offset: e.index(0)), lda: k,
+                       b: e.pointer(1, offset: e.index(0)), ldb: n, beta: e.real(0, input.dtype), c: e.pointer(2, offset: e.index(0)), ldc: n)
+            }
+        },
+        "linear": .kernel { input in
+            let (batch, features, outs) = (input.operands[0].shape[0], input.operands[0].shape[1], input.operands[1].shape[0])
+            let hasBias = input.operands.count == 3, y = input.operands.count
+            return KernelPlan(name: "linear_\(batch)x\(features)_to\(outs)", parallelCount: 1, usesBLAS: true) { e in
+                if hasBias { e.loop(batch) { r in e.loop(outs) { j in e.store(e.load(2, j), y, r * outs + j) } } }
+                e.gemm(input.dtype, transA: false, transB: true, m: batch, n: outs, k: features, a: e.pointer(0, offset: e.index(0)),
+                       lda: features, b: e.pointer(1, offset: e.index(0)), ldb: features,
+                       beta: e.real(hasBias ? 1 : 0, input.dtype), c: e.pointer(y, offset: e.index(0)), ldc: outs)
+            }
+        },
+    ]
+
+    /// Per sample: im2col into scratch (skipped for 1×1 convolutions), the bias broadcast into y, then
+    /// y[n] (+)= W[O, C·kh·kw] · col.
+    static let conv2dPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
+        let x = input.operands[0].shape, wShape = input.operands[1].shape
+        let g = ConvGeometry(x: x, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: input.result.shape,
+                             attributes: input.attributes)
+        let hasBias = input.operands.count == 3, y = input.operands.count, col = y + 1
+        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
+        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
+            let tables = g.tables(e.ir)
+            e.loop(e.begin, e.end) { n in
+                let xOffset = n * (g.c * g.h * g.w), yOffset = n * (g.o * g.plane)
+                if !g.isPointwise { g.im2col(e, tables, x: 0, xOffset: xOffset, col: col, dtype: input.dtype) }
+                if hasBias {
+                    e.loop(g.o) { oc in
+                        let bias = e.load(2, oc)
+                        e.loop(g.plane) { i in e.store(bias, y, yOffset + oc * g.plane + i) }
+                    }
+                }
+                let b = g.isPointwise ? e.pointer(0, offset: xOffset) : e.pointer(col, offset: e.index(0))
+                e.gemm(input.dtype, transA: false, transB: false, m: g.o, n: g.plane, k: g.patch,
+                       a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: b, ldb: g.plane,
+                       beta: e.real(hasBias ? 1 : 0, input.dtype), c: e.pointer(y, offset: yOffset), ldc: g.plane)
+            }
+        }
+    }
+
+    /// Per sample: columns = Wᵀ · gy[n], then col2im onto gx[n] (a 1×1 convolution writes gx directly).
+    static let conv2dBackwardInputPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
+        let gy = input.operands[0].shape, wShape = input.operands[1].shape
+        let g = ConvGeometry(x: input.result.shape, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: gy,
+                             attributes: input.attributes)
+        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
+        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
+            let tables = g.tables(e.ir)
+            e.loop(e.begin, e.end) { n in
+                let xOffset = n * (g.c * g.h * g.w), gyOffset = n * (g.o * g.plane)
+                let target = g.isPointwise ? e.pointer(2, offset: xOffset) : e.pointer(3, offset: e.index(0))
+                e.gemm(input.dtype, transA: true, transB: false, m: g.patch, n: g.plane, k: g.o,
+                       a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: e.pointer(0, offset: gyOffset), ldb: g.plane,
+                       beta: e.real(0, input.dtype), c: target, ldc: g.plane)
+                if !g.isPointwise { g.col2im(e, tables, col: 3, x: 2, xOffset: xOffset, dtype: input.dtype) }
+            }
+        }
+    }
+
+    /// gW[O, C·kh·kw] = Σ_n gy[n] · col(x[n])ᵀ, accumulated by the GEMM's beta after the first sample.
+    static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
+        let x = input.operands[0].shape, gy = input.operands[1].shape, kernel = input.attributes.ints("kernel")
+        let g = ConvGeometry(x: x, kernel: kernel, outputChannels: gy[1], output: gy, attributes: input.attributes)
+        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
+        return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
+            let tables = g.tables(e.ir)
+            // The whole batch in one call: the sum over samples must not be split across threads.
+            e.loop(e.index(0), e.index(g.n)) { n in
+                let xOffset = n * (g.c * g.h * g.w), gyOffset = n * (g.o * g.plane)
+                if !g.isPointwise { g.im2col(e, tables, x: 0, xOffset: xOffset, col: 3, dtype: input.dtype) }
+                let b = g.isPointwise ? e.pointer(0, offset: xOffset) : e.pointer(3, offset: e.index(0))
+                let beta = e.select(n.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype))
+                e.gemm(input.dtype, transA: false, transB: true, m: g.o, n: g.patch, k: g.plane,
+                       a: e.pointer(1, offset: gyOffset), lda: g.plane, b: b, ldb: g.plane,
+                       beta: beta, c: e.pointer(2, offset: e.index(0)), ldc: g.patch)
+            }
+        }
+    }
+}

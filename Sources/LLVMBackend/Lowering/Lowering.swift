@@ -1,0 +1,79 @@
+import GraphIR
+
+/// What a lowering sees of one node: its op, checked attributes, and operand and result types.
+struct LoweringInput {
+    let op: OpDefinition
+    let attributes: Attributes
+    let operands: [TensorType]
+    let results: [TensorType]
+
+    var result: TensorType { results[0] }
+    var dtype: DType { results[0].dtype }
+}
+
+/// The kernel generated for one node. Its buffers are the node's operands, then its results, then
+/// `scratch` (temporaries such as im2col columns, planned in the arena for the node's duration).
+struct KernelPlan {
+    /// What it computes, for the kernel's symbol (`conv2d_k3x3_s1_1x64x32x32`); deduplication adds the rest.
+    var name: String
+    var scratch: [TensorType] = []
+    /// Outer iterations; the runtime hands each thread a contiguous range of them.
+    var parallelCount: Int
+    /// Calls BLAS, which runs its own threads: the runtime calls it once, over the whole range.
+    var usesBLAS = false
+    /// Emits the body for the outer iterations `emitter.begin ..< emitter.end`.
+    var emit: (KernelEmitter) -> Void
+}
+
+/// How the backend implements an op.
+enum Lowering: Sendable {
+    /// The result is the operand's storage viewed differently (reshape, stop_gradient): no kernel.
+    case alias
+    case kernel(@Sendable (LoweringInput) -> KernelPlan)
+}
+
+/// The lowering of every op, by name. Split by op group across the `Lower*.swift` files; a test checks that
+/// every op of `Ops.all` has one.
+enum Lowerings {
+    static let table: [String: Lowering] = {
+        var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias]
+        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction] {
+            table.merge(group) { _, _ in preconditionFailure("an op is lowered twice") }
+        }
+        return table
+    }()
+
+    static func lowering(for op: OpDefinition) throws(BackendError) -> Lowering {
+        guard let lowering = table[op.name] else {
+            throw BackendError("the LLVM backend has no lowering for op '\(op.name)'")
+        }
+        return lowering
+    }
+}
+
+/// Human-readable pieces of kernel names.
+enum KernelName {
+    static func shape(_ shape: [Int]) -> String { shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x") }
+    static func pair(_ prefix: String, _ v: [Int]) -> String { v[0] == v[1] ? "\(prefix)\(v[0])" : "\(prefix)\(v[0])x\(v[1])" }
+    static func pad(_ p: [Int]) -> String { p.allSatisfy { $0 == p[0] } ? "p\(p[0])" : "p" + p.map(String.init).joined(separator: "_") }
+}
+
+/// Row-major strides of `shape`.
+func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[i] = s
+        s *= shape[i]
+    }
+    return strides
+}
+
+/// Strides that read a tensor of `shape` as if broadcast (NumPy rules) to `target`: 0 on stretched axes.
+func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+    let offset = target.count - shape.count
+    let own = rowMajorStrides(shape)
+    return target.indices.map { i in
+        i < offset || shape[i - offset] == 1 ? 0 : own[i - offset]
+    }
+}

@@ -1,0 +1,201 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+import GraphIR
+
+/// A graph compiled to native code and ready to run: kernels JIT-linked once, arguments (inputs,
+/// parameters, optimiser state) in persistent buffers bound by name, every other value in one arena laid out
+/// by the memory plan. Generated kernels split their outer loops across `threads`; BLAS-calling kernels run
+/// on the calling thread while OpenBLAS uses the same number of threads, so the two never oversubscribe.
+public final class Executable: @unchecked Sendable {
+    public let graph: Graph
+    public let options: CompileOptions
+    public private(set) var report: CompileReport
+    private let session: JITSession
+    private let steps: [Step]
+    private let arena: UnsafeMutableRawPointer
+    private let argumentBuffers: [UnsafeMutableRawPointer]
+    private let argumentIndex: [String: Int]
+    private let outputIndex: [String: Int]
+    private let locations: [MemoryPlan.Location?]
+    /// Per-call seconds of the last run when `profiling` is on (index-aligned with `kernelCalls`).
+    public private(set) var lastTimes: [Double] = []
+    public var profiling = false
+
+    private struct Step {
+        let function: @convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void
+        let table: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+        let parallelCount: Int
+        let splits: Int
+        let call: ScheduledCall
+    }
+
+    /// A compiled call, for profiles: the kernel's symbol, the node it runs, its cost.
+    public struct KernelCall: Sendable {
+        public let symbol: String
+        public let node: Int
+        public let flops: Int
+        public let bytes: Int
+    }
+
+    public var kernelCalls: [KernelCall] {
+        steps.map { KernelCall(symbol: $0.call.symbol, node: $0.call.node, flops: $0.call.cost.flops, bytes: $0.call.cost.bytes) }
+    }
+
+    public init(graph: Graph, options: CompileOptions = CompileOptions()) throws(BackendError) {
+        self.graph = graph
+        self.options = options
+        let compiler = try GraphCompiler(graph: graph, options: options)
+        let object = try compiler.compile()
+        let linkStart = Date()
+        session = try JITSession(object: object, target: compiler.target)
+        argumentBuffers = graph.arguments.map { argument in
+            let bytes = MemoryPlan.aligned(graph.type(of: argument.value).byteCount)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryPlan.alignment)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            return buffer
+        }
+        let arenaBytes = MemoryPlan.aligned(compiler.plan.arenaBytes)
+        arena = UnsafeMutableRawPointer.allocate(byteCount: arenaBytes, alignment: MemoryPlan.alignment)
+        arena.initializeMemory(as: UInt8.self, repeating: 0, count: arenaBytes)
+        var resolved: [String: UInt64] = [:]
+        var steps: [Step] = []
+        for call in compiler.calls {
+            let address: UInt64
+            if let known = resolved[call.symbol] { address = known } else {
+                address = try session.address(of: call.symbol)
+                resolved[call.symbol] = address
+            }
+            let table = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: call.buffers.count)
+            for (slot, location) in call.buffers.enumerated() {
+                switch location {
+                case .argument(let i): table[slot] = argumentBuffers[i]
+                case .arena(let offset): table[slot] = arena + offset
+                }
+            }
+            // Small kernels run on one thread: splitting costs more than it saves.
+            let work = call.cost.flops + call.cost.bytes / 4
+            let splits = call.usesBLAS || work < 65_536 ? 1 : min(options.threads, call.parallelCount)
+            steps.append(Step(function: unsafeBitCast(UInt(address), to: (@convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void).self),
+                              table: table, parallelCount: call.parallelCount, splits: max(splits, 1), call: call))
+        }
+        self.steps = steps
+        argumentIndex = Dictionary(graph.arguments.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        outputIndex = Dictionary(graph.outputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        report = compiler.report
+        locations = compiler.plan.values
+        report.stageSeconds.append(("link", Date().timeIntervalSince(linkStart)))
+        openblas_set_num_threads(Int32(options.threads))
+    }
+
+    deinit {
+        for step in steps { step.table.deallocate() }
+        for buffer in argumentBuffers { buffer.deallocate() }
+        arena.deallocate()
+    }
+
+    // MARK: binding
+
+    /// Copies `tensor` into the argument's buffer (converted to the graph's dtype).
+    public func setArgument(_ name: String, _ tensor: Tensor) throws(BackendError) {
+        guard let i = argumentIndex[name] else { throw BackendError("the graph has no argument '\(name)'") }
+        let type = graph.type(of: graph.arguments[i].value)
+        guard tensor.shape == type.shape else {
+            throw BackendError("'\(name)' has shape \(tensor.shape), the graph expects \(type)")
+        }
+        write(tensor.scalars, to: argumentBuffers[i], type.dtype)
+    }
+
+    /// Copies float32 values straight into an argument's buffer (no Double round trip).
+    public func setArgument(_ name: String, floats: [Float]) throws(BackendError) {
+        guard let i = argumentIndex[name] else { throw BackendError("the graph has no argument '\(name)'") }
+        let type = graph.type(of: graph.arguments[i].value)
+        guard type.dtype == .f32, floats.count == type.elementCount else {
+            throw BackendError("'\(name)' takes \(type), got \(floats.count) float32 values")
+        }
+        floats.withUnsafeBytes { argumentBuffers[i].copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// The current contents of an argument's buffer.
+    public func argument(_ name: String) throws(BackendError) -> Tensor {
+        guard let i = argumentIndex[name] else { throw BackendError("the graph has no argument '\(name)'") }
+        let type = graph.type(of: graph.arguments[i].value)
+        return Tensor(type, scalars: read(argumentBuffers[i], type))
+    }
+
+    /// An output of the last run.
+    public func output(_ name: String) throws(BackendError) -> Tensor {
+        guard let i = outputIndex[name] else { throw BackendError("the graph has no output '\(name)'") }
+        let value = graph.outputs[i].value
+        let type = graph.type(of: value)
+        return Tensor(type, scalars: read(pointer(to: value), type))
+    }
+
+    /// Outputs are never freed by the plan, so their storage is intact after the run.
+    private func pointer(to value: ValueID) -> UnsafeMutableRawPointer {
+        switch locations[value.index] {
+        case .argument(let i): return argumentBuffers[i]
+        case .arena(let offset): return arena + offset
+        case nil: preconditionFailure("output value \(value) has no storage")
+        }
+    }
+
+    private func write(_ scalars: [Double], to buffer: UnsafeMutableRawPointer, _ dtype: DType) {
+        if dtype == .f32 {
+            let p = buffer.assumingMemoryBound(to: Float.self)
+            for i in scalars.indices { p[i] = Float(scalars[i]) }
+        } else {
+            let p = buffer.assumingMemoryBound(to: Double.self)
+            for i in scalars.indices { p[i] = scalars[i] }
+        }
+    }
+
+    private func read(_ buffer: UnsafeMutableRawPointer, _ type: TensorType) -> [Double] {
+        if type.dtype == .f32 {
+            let p = buffer.assumingMemoryBound(to: Float.self)
+            return (0..<type.elementCount).map { Double(p[$0]) }
+        }
+        let p = buffer.assumingMemoryBound(to: Double.self)
+        return Array(UnsafeBufferPointer(start: p, count: type.elementCount))
+    }
+
+    // MARK: running
+
+    /// Binds every argument by name, runs, and returns every output by name.
+    public func run(_ arguments: [String: Tensor]) throws(BackendError) -> [String: Tensor] {
+        for argument in graph.arguments {
+            guard let t = arguments[argument.name] else {
+                throw BackendError("missing \(argument.isParameter ? "parameter" : "input") '\(argument.name)' of type \(graph.type(of: argument.value))")
+            }
+            try setArgument(argument.name, t)
+        }
+        execute()
+        var outputs: [String: Tensor] = [:]
+        for output in graph.outputs { outputs[output.name] = try self.output(output.name) }
+        return outputs
+    }
+
+    /// Runs the schedule on the arguments currently bound.
+    public func execute() {
+        if profiling { lastTimes = Array(repeating: 0, count: steps.count) }
+        for (index, step) in steps.enumerated() {
+            let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+            if step.splits == 1 {
+                step.function(UnsafeMutableRawPointer(step.table), 0, Int64(step.parallelCount))
+            } else {
+                let (count, splits, function) = (step.parallelCount, step.splits, step.function)
+                let table = SendablePointer(raw: UnsafeMutableRawPointer(step.table))
+                DispatchQueue.concurrentPerform(iterations: splits) { part in
+                    let lo = count * part / splits, hi = count * (part + 1) / splits
+                    if lo < hi { function(table.raw, Int64(lo), Int64(hi)) }
+                }
+            }
+            if profiling { lastTimes[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        }
+    }
+}
+
+/// A raw pointer handed to worker threads; the kernels' ranges never overlap.
+private struct SendablePointer: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+}

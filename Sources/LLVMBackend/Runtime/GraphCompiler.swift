@@ -1,0 +1,172 @@
+import CLLVM
+import Foundation
+import GraphIR
+
+/// Options for compiling a graph.
+public struct CompileOptions: Sendable {
+    /// LLVM's optimisation level, 0–3 (`-O0` … `-O3`).
+    public var optimizationLevel = 3
+    /// Threads for generated kernels and OpenBLAS (never both at once).
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The symbol of the whole-step entry point in emitted objects.
+    public var entryPoint = "munitc_step"
+
+    public init(optimizationLevel: Int = 3, threads: Int? = nil) {
+        self.optimizationLevel = optimizationLevel
+        if let threads { self.threads = max(1, threads) }
+    }
+}
+
+/// One kernel call of the schedule: a node's generated function and the buffers it takes.
+struct ScheduledCall {
+    let node: Int
+    let symbol: String
+    let buffers: [MemoryPlan.Location]
+    let parallelCount: Int
+    let usesBLAS: Bool
+    let cost: Cost
+}
+
+/// What compiling a graph did, for `munitc build`'s report and benchmarks.
+public struct CompileReport: Sendable {
+    public var nodes = 0
+    /// Nodes that became views of their operand (no kernel).
+    public var aliases = 0
+    /// Distinct kernels generated and compiled.
+    public var kernels = 0
+    /// Kernel calls that reuse an identical kernel (same op, attributes and types).
+    public var deduplicated = 0
+    public var arenaBytes = 0
+    public var unplannedArenaBytes = 0
+    public var argumentBytes = 0
+    /// FLOPs of one run, from the op table's cost model.
+    public var flops = 0
+    /// Seconds per stage: lowering (IR generation), optimisation, code generation, JIT linking.
+    public var stageSeconds: [(stage: String, seconds: Double)] = []
+    public var compileSeconds: Double { stageSeconds.reduce(0) { $0 + $1.seconds } }
+}
+
+/// Lowers a graph: one LLVM function per distinct kernel, the memory plan, the call schedule, and a
+/// `munitc_step(ptr arguments, ptr arena)` entry that runs the schedule serially (for emitted objects).
+final class GraphCompiler {
+    let graph: Graph
+    let options: CompileOptions
+    let target: HostTarget
+    let ir: IRModule
+    private(set) var calls: [ScheduledCall] = []
+    private(set) var plan: MemoryPlan!
+    private(set) var report = CompileReport()
+
+    init(graph: Graph, options: CompileOptions) throws(BackendError) {
+        self.graph = graph
+        self.options = options
+        target = try HostTarget(optimizationLevel: options.optimizationLevel)
+        ir = IRModule(name: graph.name, cpuName: target.cpuName, cpuFeatures: target.cpuFeatures)
+        let started = Date()
+        try lower()
+        report.stageSeconds.append(("lower", Date().timeIntervalSince(started)))
+    }
+
+    private func lower() throws(BackendError) {
+        var aliasOf: [Int: ValueID] = [:]
+        var plans: [KernelPlan?] = []
+        var symbols: [String: String] = [:]  // dedup key → symbol
+        var usedSymbols = Set<String>()
+        var nodeSymbols: [String?] = []
+        for node in graph.nodes {
+            report.nodes += 1
+            report.flops += node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes).flops
+            switch try Lowerings.lowering(for: node.op) {
+            case .alias:
+                aliasOf[node.results[0].index] = node.operands[0]
+                report.aliases += 1
+                plans.append(nil)
+                nodeSymbols.append(nil)
+            case .kernel(let lower):
+                let input = LoweringInput(op: node.op, attributes: node.attributes,
+                                          operands: node.operands.map { graph.type(of: $0) },
+                                          results: node.results.map { graph.type(of: $0) })
+                let plan = lower(input)
+                plans.append(plan)
+                let key = "\(node.op.name)|\(node.attributes.values.sorted { $0.key < $1.key })|\(input.operands)|\(input.results)"
+                if let existing = symbols[key] {
+                    report.deduplicated += 1
+                    nodeSymbols.append(existing)
+                    continue
+                }
+                var symbol = plan.name, suffix = 1
+                while usedSymbols.contains(symbol) {
+                    suffix += 1
+                    symbol = "\(plan.name)_v\(suffix)"
+                }
+                usedSymbols.insert(symbol)
+                symbols[key] = symbol
+                nodeSymbols.append(symbol)
+                let emitter = KernelEmitter(ir: ir, name: symbol,
+                                            bufferTypes: (input.operands + input.results + plan.scratch).map(\.dtype))
+                ir.addAttribute(LLVMGetNamedFunction(ir.module, symbol), index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "noinline")
+                plan.emit(emitter)
+                emitter.finish()
+                report.kernels += 1
+            }
+        }
+        plan = MemoryPlan(graph: graph, aliasOf: aliasOf,
+                          scratchBytes: plans.map { ($0?.scratch ?? []).map(\.byteCount) })
+        report.arenaBytes = plan.arenaBytes
+        report.unplannedArenaBytes = plan.unplannedBytes
+        report.argumentBytes = graph.arguments.reduce(0) { $0 + graph.type(of: $1.value).byteCount }
+        for (i, node) in graph.nodes.enumerated() {
+            guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
+            let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
+            calls.append(ScheduledCall(node: i, symbol: symbol, buffers: buffers, parallelCount: kernel.parallelCount,
+                                       usesBLAS: kernel.usesBLAS,
+                                       cost: node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes)))
+        }
+        emitStepFunction()
+        try ir.verify()
+    }
+
+    /// `void munitc_step(ptr arguments, ptr arena)`: every kernel in order over its whole range.
+    private func emitStepFunction() {
+        let b = ir.builder
+        let function = LLVMAddFunction(ir.module, options.entryPoint, ir.functionType(ir.void, [ir.pointer, ir.pointer]))!
+        ir.targetHost(function)
+        LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ir.context, function, "entry"))
+        let arguments = LLVMGetParam(function, 0), arena = LLVMGetParam(function, 1)
+        let kernelType = ir.functionType(ir.void, [ir.pointer, ir.i64, ir.i64])
+        func gep(_ type: LLVMTypeRef, _ base: LLVMValueRef?, _ index: Int) -> LLVMValueRef? {
+            var indices: [LLVMValueRef?] = [LLVMConstInt(ir.i64, UInt64(index), 0)]
+            return indices.withUnsafeMutableBufferPointer { LLVMBuildInBoundsGEP2(b, type, base, $0.baseAddress, 1, "") }
+        }
+        let maxBuffers = calls.map(\.buffers.count).max() ?? 0
+        let table = LLVMBuildArrayAlloca(b, ir.pointer, LLVMConstInt(ir.i64, UInt64(max(maxBuffers, 1)), 0), "buffers")
+        for call in calls {
+            for (slot, location) in call.buffers.enumerated() {
+                let pointer: LLVMValueRef?
+                switch location {
+                case .argument(let i): pointer = LLVMBuildLoad2(b, ir.pointer, gep(ir.pointer, arguments, i), "")
+                case .arena(let offset): pointer = gep(LLVMInt8TypeInContext(ir.context), arena, offset)
+                }
+                LLVMBuildStore(b, pointer, gep(ir.pointer, table, slot))
+            }
+            var args: [LLVMValueRef?] = [table, LLVMConstInt(ir.i64, 0, 0), LLVMConstInt(ir.i64, UInt64(call.parallelCount), 0)]
+            _ = args.withUnsafeMutableBufferPointer {
+                LLVMBuildCall2(b, kernelType, LLVMGetNamedFunction(ir.module, call.symbol), $0.baseAddress, 3, "")
+            }
+        }
+        LLVMBuildRetVoid(b)
+    }
+
+    /// Optimises the module and generates machine code (an object, or assembly text).
+    func compile(assembly: Bool = false) throws(BackendError) -> Data {
+        var started = Date()
+        try target.optimize(ir)
+        report.stageSeconds.append(("optimize", Date().timeIntervalSince(started)))
+        started = Date()
+        let code = try target.emit(ir, assembly: assembly)
+        report.stageSeconds.append(("codegen", Date().timeIntervalSince(started)))
+        return code
+    }
+
+    func recordStage(_ name: String, since start: Date) { report.stageSeconds.append((name, Date().timeIntervalSince(start))) }
+}

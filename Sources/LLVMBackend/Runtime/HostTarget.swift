@@ -1,0 +1,114 @@
+import CLLVM
+import Foundation
+
+/// What `--emit` writes.
+public enum EmitKind: String, CaseIterable, Sendable {
+    case graph, llvm, asm, obj
+}
+
+/// The host CPU as LLVM sees it (name and features, so AVX2/FMA here and AVX-512 where present), and a
+/// target machine for it at an optimisation level: runs the new pass manager's pipeline and writes
+/// assembly or relocatable objects.
+final class HostTarget {
+    let triple: String, cpuName: String, cpuFeatures: String
+    let optimizationLevel: Int
+    let machine: LLVMTargetMachineRef
+
+    private static let initialized: Bool = {
+        LLVMInitializeNativeTarget() == 0 && LLVMInitializeNativeAsmPrinter() == 0 && LLVMInitializeNativeAsmParser() == 0
+    }()
+
+    init(optimizationLevel: Int) throws(BackendError) {
+        guard HostTarget.initialized else { throw BackendError("LLVM has no native target for this machine") }
+        triple = HostTarget.take(LLVMGetDefaultTargetTriple())
+        cpuName = HostTarget.take(LLVMGetHostCPUName())
+        cpuFeatures = HostTarget.take(LLVMGetHostCPUFeatures())
+        self.optimizationLevel = optimizationLevel
+        var target: LLVMTargetRef?
+        var message: UnsafeMutablePointer<CChar>?
+        if LLVMGetTargetFromTriple(triple, &target, &message) != 0 {
+            let text = message.map { String(cString: $0) } ?? ""
+            LLVMDisposeMessage(message)
+            throw BackendError("LLVM cannot target \(triple): \(text)")
+        }
+        let level: LLVMCodeGenOptLevel = [LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
+                                          LLVMCodeGenLevelAggressive][min(max(optimizationLevel, 0), 3)]
+        guard let machine = LLVMCreateTargetMachine(target, triple, cpuName, cpuFeatures, level, LLVMRelocPIC, LLVMCodeModelDefault) else {
+            throw BackendError("LLVM could not create a target machine for \(triple) (\(cpuName))")
+        }
+        self.machine = machine
+    }
+
+    deinit { LLVMDisposeTargetMachine(machine) }
+
+    private static func take(_ raw: UnsafeMutablePointer<CChar>?) -> String {
+        defer { LLVMDisposeMessage(raw) }
+        return raw.map { String(cString: $0) } ?? ""
+    }
+
+    /// Sets the module's triple and data layout and runs `default<On>` with loop and SLP vectorisation.
+    func optimize(_ ir: IRModule) throws(BackendError) {
+        LLVMSetTarget(ir.module, triple)
+        let layout = LLVMCreateTargetDataLayout(machine)
+        let layoutText = HostTarget.take(LLVMCopyStringRepOfTargetData(layout))
+        LLVMDisposeTargetData(layout)
+        LLVMSetDataLayout(ir.module, layoutText)
+        let options = LLVMCreatePassBuilderOptions()
+        defer { LLVMDisposePassBuilderOptions(options) }
+        LLVMPassBuilderOptionsSetLoopVectorization(options, optimizationLevel >= 2 ? 1 : 0)
+        LLVMPassBuilderOptionsSetSLPVectorization(options, optimizationLevel >= 2 ? 1 : 0)
+        LLVMPassBuilderOptionsSetLoopUnrolling(options, optimizationLevel >= 2 ? 1 : 0)
+        try check(LLVMRunPasses(ir.module, "default<O\(min(max(optimizationLevel, 0), 3))>", machine, options),
+                  "LLVM's optimisation pipeline failed")
+    }
+
+    /// Machine code for the module: an ELF relocatable object or assembly text.
+    func emit(_ ir: IRModule, assembly: Bool) throws(BackendError) -> Data {
+        var buffer: LLVMMemoryBufferRef?
+        var message: UnsafeMutablePointer<CChar>?
+        if LLVMTargetMachineEmitToMemoryBuffer(machine, ir.module, assembly ? LLVMAssemblyFile : LLVMObjectFile, &message, &buffer) != 0 {
+            let text = message.map { String(cString: $0) } ?? ""
+            LLVMDisposeMessage(message)
+            throw BackendError("LLVM code generation failed: \(text)")
+        }
+        guard let buffer else { throw BackendError("LLVM code generation returned no output") }
+        defer { LLVMDisposeMemoryBuffer(buffer) }
+        return Data(bytes: LLVMGetBufferStart(buffer), count: LLVMGetBufferSize(buffer))
+    }
+}
+
+/// An ORC LLJIT instance holding one compiled object; symbols from the process (libm, OpenBLAS) resolve
+/// through a process search generator.
+final class JITSession: @unchecked Sendable {
+    private let jit: LLVMOrcLLJITRef
+
+    init(object: Data, target: HostTarget) throws(BackendError) {
+        let builder = LLVMOrcCreateLLJITBuilder()
+        let machineBuilder = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(
+            LLVMCreateTargetMachine(LLVMGetTargetMachineTarget(target.machine), target.triple, target.cpuName,
+                                    target.cpuFeatures, LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelDefault))
+        LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, machineBuilder)
+        var jit: LLVMOrcLLJITRef?
+        try check(LLVMOrcCreateLLJIT(&jit, builder), "could not create the LLVM JIT")
+        guard let jit else { throw BackendError("could not create the LLVM JIT") }
+        self.jit = jit
+        let dylib = LLVMOrcLLJITGetMainJITDylib(jit)
+        var generator: LLVMOrcDefinitionGeneratorRef?
+        try check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&generator, LLVMOrcLLJITGetGlobalPrefix(jit), nil, nil),
+                  "could not expose the process's symbols to the JIT")
+        LLVMOrcJITDylibAddGenerator(dylib, generator)
+        let buffer = object.withUnsafeBytes { raw in
+            LLVMCreateMemoryBufferWithMemoryRangeCopy(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, "munitc-kernels")
+        }
+        try check(LLVMOrcLLJITAddObjectFile(jit, dylib, buffer), "the JIT rejected the compiled kernels")
+    }
+
+    deinit { _ = LLVMOrcDisposeLLJIT(jit) }
+
+    /// The address of a compiled function (this links the object on first use).
+    func address(of symbol: String) throws(BackendError) -> UInt64 {
+        var address: LLVMOrcExecutorAddress = 0
+        try check(LLVMOrcLLJITLookup(jit, &address, symbol), "the JIT could not find kernel '\(symbol)'")
+        return address
+    }
+}

@@ -1,0 +1,64 @@
+import GraphIR
+import Testing
+@testable import LLVMBackend
+
+/// Random inputs, a graph built over them, run on the interpreter and on compiled kernels, compared output
+/// by output: the op-by-op parity harness.
+struct BackendCase {
+    var name: String
+    var inputs: [TensorType]
+    /// Value range per input (default −2…2).
+    var ranges: [ClosedRange<Double>] = []
+    var build: (GraphBuilder, [ValueID]) throws -> ValueID
+}
+
+enum BackendHarness {
+    /// Builds one graph holding every case (so one compile covers a family), runs it both ways, and
+    /// returns the worst relative error per case (error / (1 + |reference|), the largest over elements).
+    static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3) throws -> [String: Double] {
+        let b = GraphBuilder(name: "cases")
+        var arguments: [String: Tensor] = [:]
+        var rng = SplitMix64(seed: seed)
+        for c in cases {
+            let ids = c.inputs.enumerated().map { i, type -> ValueID in
+                let name = "\(c.name).x\(i)"
+                let range = i < c.ranges.count ? c.ranges[i] : -2...2
+                arguments[name] = Tensor.random(type, in: range, using: &rng)
+                return b.input(name, type)
+            }
+            b.output(c.name, try c.build(b, ids))
+        }
+        let graph = b.graph
+        try graph.verified()
+        let expected = try Interpreter(graph: graph).run(arguments)
+        let executable = try Executable(graph: graph, options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads))
+        let actual = try executable.run(arguments)
+        var worst: [String: Double] = [:]
+        for c in cases {
+            let (e, a) = (expected[c.name]!, actual[c.name]!)
+            #expect(e.shape == a.shape, "\(c.name): shape")
+            var largest = 0.0
+            for (x, y) in zip(e.scalars, a.scalars) where !(x.isNaN && y.isNaN) {
+                let error: Double = Swift.abs(x - y) / (1 + Swift.abs(x))
+                largest = Swift.max(largest, error.isNaN ? .infinity : error)
+            }
+            worst[c.name] = largest
+        }
+        return worst
+    }
+
+    /// Expects every case within `tolerance`, naming the ones that are not.
+    static func expectParity(_ cases: [BackendCase], tolerance: Double = 2e-5, threads: Int = 2,
+                             sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let worst = try compare(cases, threads: threads)
+        for c in cases {
+            let error = worst[c.name] ?? .infinity
+            #expect(error <= tolerance, "\(c.name): worst relative error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+extension TensorType {
+    static func f32(_ shape: Int...) -> TensorType { TensorType(.f32, shape) }
+    static func f64(_ shape: Int...) -> TensorType { TensorType(.f64, shape) }
+}

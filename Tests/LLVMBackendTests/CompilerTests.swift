@@ -1,0 +1,68 @@
+import GraphIR
+import Testing
+@testable import LLVMBackend
+
+/// The compiler as a whole: lowering coverage, deduplication, threads, memory planning.
+@Suite struct CompilerTests {
+    @Test func everyOpHasALowering() {
+        let missing = Ops.all.map(\.name).filter { Lowerings.table[$0] == nil }
+        #expect(missing.isEmpty, "ops without a lowering: \(missing)")
+        let unknown = Lowerings.table.keys.filter { (name: String) -> Bool in Ops.named(name) == nil }
+        #expect(unknown.isEmpty, "lowerings of ops that do not exist: \(unknown)")
+    }
+
+    /// Two identical relu nodes and one of another shape: two kernels, one deduplicated call.
+    @Test func identicalKernelsCompileOnce() throws {
+        let b = GraphBuilder(name: "dedup")
+        let x = b.input("x", .f32(4, 8)), y = b.input("y", .f32(4, 8)), z = b.input("z", .f32(3))
+        b.output("a", try b.relu(x))
+        b.output("b", try b.relu(y))
+        b.output("c", try b.relu(z))
+        let executable = try Executable(graph: b.graph)
+        #expect(executable.report.kernels == 2)
+        #expect(executable.report.deduplicated == 1)
+        #expect(Set(executable.kernelCalls.map(\.symbol)) == ["relu_4x8", "relu_3"])
+        let out = try executable.run(["x": Tensor(.f32, shape: [4, 8], scalars: (0..<32).map { Double($0) - 16 }),
+                                      "y": Tensor(.f32, shape: [4, 8], scalars: (0..<32).map { 16 - Double($0) }),
+                                      "z": Tensor(.f32, shape: [3], scalars: [-1, 0, 2])])
+        #expect(out["c"]?.scalars == [0, 0, 2])
+        #expect(out["a"]?.scalars.reduce(0, +) == (1...15).reduce(0) { $0 + Double($1) })
+        #expect(out["b"]?.scalars.reduce(0, +) == (1...16).reduce(0) { $0 + Double($1) })
+    }
+
+    /// One thread and two give the same results (kernels split outer loops; sums stay within a split).
+    @Test func threadCountInvariance() throws {
+        let cases = [
+            BackendCase(name: "norm", inputs: [.f32(2, 16, 33, 31)]) { b, x in try b.relu(b.instanceNorm(x[0])) },
+            BackendCase(name: "pad", inputs: [.f32(2, 16, 33, 31)]) { b, x in try b.pad(x[0], mode: .reflect, [3, 3, 3, 3]) },
+            BackendCase(name: "sum", inputs: [.f32(64, 1000)]) { b, x in try b.reduceSum(x[0], axes: [1]) },
+        ]
+        let one = try BackendHarness.compare(cases, threads: 1)
+        let two = try BackendHarness.compare(cases, threads: 2)
+        for c in cases {
+            #expect(one[c.name]! <= 1e-5 && two[c.name]! <= 1e-5, "\(c.name): \(one[c.name]!) / \(two[c.name]!)")
+        }
+    }
+
+    /// Dead values' storage is reused: a chain of 40 elementwise ops needs two buffers, not forty (−5 → 0 → 19).
+    @Test func memoryPlanReusesDeadBuffers() throws {
+        let b = GraphBuilder(name: "chain")
+        var v = b.input("x", .f32(1024))
+        for _ in 0..<20 { v = try b.relu(b.shift(v, by: 1)) }
+        b.output("y", v)
+        let executable = try Executable(graph: b.graph)
+        #expect(executable.report.unplannedArenaBytes == 40 * 4096)
+        #expect(executable.report.arenaBytes <= 2 * 4096)
+        let out = try executable.run(["x": Tensor(.f32(1024), repeating: -5)])
+        #expect(out["y"]?.scalars.allSatisfy { $0 == 19 } == true)
+    }
+
+    @Test func bindingErrorsNameTheArgument() throws {
+        let b = GraphBuilder(name: "bind")
+        b.output("y", try b.relu(b.input("x", .f32(2))))
+        let executable = try Executable(graph: b.graph)
+        #expect(throws: BackendError.self) { _ = try executable.run([:]) }
+        let error = #expect(throws: BackendError.self) { _ = try executable.run(["x": Tensor(.f32(3), repeating: 0)]) }
+        #expect(error?.description.contains("'x'") == true)
+    }
+}
