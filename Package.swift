@@ -56,7 +56,7 @@ let package = Package(
         ),
         .target(name: "MUNITGraphs", dependencies: ["GraphIR", "Passes", "Yams"]),
         // Replay, training loop, data and checkpoints: what runs the compiled steps.
-        .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs"]),
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs", "LLVMBackend"]),
         .executableTarget(
             name: "munitc",
             dependencies: [

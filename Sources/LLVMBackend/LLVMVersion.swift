@@ -1,5 +1,5 @@
-import CLLVM
-import COpenBLAS
+internal import CLLVM
+internal import COpenBLAS
 
 /// Facts about the LLVM and BLAS libraries this build links against.
 public enum BackendInfo {

@@ -4,7 +4,7 @@ import GraphIR
 import MUNITGraphs
 import Training
 
-/// `munitc replay --config C.yaml --reference R.safetensors -o O.safetensors [--backend interp|llvm] [--no-fuse]`
+/// `munitc replay --config C.yaml --reference R.safetensors -o O.safetensors [--backend llvm|interp] [--threads N] [--no-fuse]`
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
@@ -16,19 +16,14 @@ struct ReplayCommand: ParsableCommand {
             shared/reference/README.md. Writes the same tensor names to -o; exits 1 when a rule fails.
             """)
 
-    enum Backend: String, ExpressibleByArgument, CaseIterable { case interp, llvm }
-
     @Option(help: "The NVlabs YAML config the recording was made with.") var config: String
     @Option(help: "The recording (safetensors).") var reference: String
     @Option(name: [.short, .long], help: "Where to write the replay's tensors (safetensors).") var output: String
-    @Option(help: "Which executor runs the steps.") var backend: Backend = .interp
+    @OptionGroup var execution: ExecutionOptions
     @Flag(help: "Run the unfused graph (fusion is not built yet, so every graph is unfused).") var noFuse = false
 
     func run() throws {
         try reportingErrors(file: config) {
-            guard backend == .interp else {
-                throw UserError("--backend llvm is not available yet: the LLVM backend has not landed; use --backend interp")
-            }
             let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
             for warning in settings.warnings { FileHandle.standardError.write(Data((warning.formatted + "\n").utf8)) }
             let recording: [String: Tensor]
@@ -43,7 +38,8 @@ struct ReplayCommand: ParsableCommand {
             var replay = Training.Replay(
                 disStep: try buildMUNITGraph(.disStep, config: settings, options: options),
                 genStep: try buildMUNITGraph(.genStep, config: settings, options: options),
-                learningRate: { settings.learningRate(iteration: $0) })
+                learningRate: { settings.learningRate(iteration: $0) },
+                makeRunner: execution.makeRunner)
             replay.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             let result = try replay.run(reference: recording)
             do { try SafetensorsFile(tensors: result.tensors).write(to: URL(fileURLWithPath: output)) } catch {

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import GraphIR
+import Training
 
-/// `munitc run FILE.graph --inputs IN.safetensors [-o OUT.safetensors]`: run the reference interpreter.
+/// `munitc run FILE.graph --inputs IN.safetensors [-o OUT.safetensors] [--backend llvm|interp] [--threads N]`.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a graph on the reference interpreter.",
+        abstract: "Run a graph on compiled kernels (or the reference interpreter).",
         discussion: """
             The inputs file holds one tensor per graph argument (inputs and parameters), by name. Without -o, \
             prints a summary of each output; with -o, writes the outputs as safetensors.
@@ -16,6 +17,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Run on seeded uniform random values in [-1, 1] instead of an inputs file.") var randomInputs = false
     @Option(help: "The seed for --random-inputs.") var seed: UInt64 = 0
     @Option(name: [.short, .long], help: "Write the outputs to this safetensors file.") var output: String?
+    @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
         if (inputs == nil) == !randomInputs {
@@ -26,10 +28,13 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors(file: file) {
             let graph = try loadGraph(path: file)
-            do { try Interpreter(graph: graph).checkMemory() } catch { throw UserError("\(error)") }
+            if execution.backend == .interp {
+                do { try Interpreter(graph: graph).checkMemory() } catch { throw UserError("\(error)") }
+            }
             let arguments = try readArguments(for: graph)
             let results: [String: Tensor]
-            do { results = try Interpreter(graph: graph).run(arguments) } catch {
+            let runner = try execution.makeRunner(graph)
+            do { results = try runner.run(arguments) } catch {
                 throw UserError("\(inputs ?? "--random-inputs"): \(error)")
             }
             if let output {

@@ -17,11 +17,19 @@ import Testing
         return (try MUNITConfig.load(contentsOf: config), try SafetensorsFile.read(contentsOf: recording).tensors)
     }
 
-    func replay(_ config: MUNITConfig, batch: Int) throws -> Training.Replay {
+    func replay(_ config: MUNITConfig, batch: Int, backend: BackendKind = .interp) throws -> Training.Replay {
         let options = MUNITGraphOptions(batchSize: batch, height: config.cropImageHeight, width: config.cropImageWidth)
         return Training.Replay(disStep: try buildMUNITGraph(.disStep, config: config, options: options),
                                genStep: try buildMUNITGraph(.genStep, config: config, options: options),
-                               learningRate: { config.learningRate(iteration: $0) })
+                               learningRate: { config.learningRate(iteration: $0) },
+                               makeRunner: { try backend.makeRunner($0) })
+    }
+
+    @Test func replayOnCompiledKernelsHoldsEveryParityRule() throws {
+        guard let (config, recording) = try loadTiny() else { return }
+        let result = try replay(config, batch: recording["iter1.x_a"]!.shape[0], backend: .llvm).run(reference: recording)
+        #expect(result.passed, "\(result.summary())")
+        #expect(result.checks.filter { $0.kind == .gradient }.count == recording.keys.filter { $0.contains(".grad.") }.count)
     }
 
     @Test func replayOfTheTinyRecordingHoldsEveryParityRule() throws {

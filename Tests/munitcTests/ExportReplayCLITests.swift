@@ -66,10 +66,11 @@ import Testing
         let out = dir.appendingPathComponent("replay.safetensors")
         let arguments = ["replay", "--config", shared.appendingPathComponent("config.yaml").path,
                          "--reference", shared.appendingPathComponent("reference.safetensors").path, "-o", out.path]
-        let llvm = try CLI.run(arguments + ["--backend", "llvm"])
-        #expect(llvm.status == 1)
-        #expect(llvm.stderr.contains("not available yet"))
-        let result = try CLI.run(arguments)
+        let badThreads = try CLI.run(arguments + ["--threads", "0"])
+        #expect(badThreads.status != 0)
+        #expect(badThreads.stderr.contains("--threads"))
+        // The default backend is the LLVM one; the interpreter's replay is tested in TrainingTests.
+        let result = try CLI.run(arguments + ["--threads", "2"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("parity: all rules hold"))
         let written = try SafetensorsFile.read(contentsOf: out).tensors

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 import GraphIR
 
 /// One LLVM context, module and builder: the unit the backend generates, optimises and compiles. Kernels

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 
 /// A value under construction inside a kernel: an LLVM value plus the emitter that owns it, so the
 /// lowerings read like the interpreter's kernels (`x * inv + shift`) while emitting IR.

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 import GraphIR
 
 /// Builds one kernel: an exported `void name(ptr buffers, i64 begin, i64 end)` that loads its buffer

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 import GraphIR
 
 /// A convolution's geometry and the compile-time tables of its taps: for kernel row `ky`, the output rows

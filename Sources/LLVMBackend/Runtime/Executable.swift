@@ -1,4 +1,4 @@
-import COpenBLAS
+internal import COpenBLAS
 import Dispatch
 import Foundation
 import GraphIR

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 import Foundation
 import GraphIR
 

@@ -1,4 +1,4 @@
-import CLLVM
+internal import CLLVM
 import Foundation
 
 /// What `--emit` writes.

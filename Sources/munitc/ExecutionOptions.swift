@@ -1,0 +1,25 @@
+import ArgumentParser
+import LLVMBackend
+import GraphIR
+import Training
+
+extension BackendKind: ExpressibleByArgument {}
+
+/// `--backend` and `--threads`, shared by every command that executes graphs.
+struct ExecutionOptions: ParsableArguments {
+    @Option(help: "Which executor runs the graphs: llvm (compiled native kernels) or interp (the reference interpreter).")
+    var backend: BackendKind = .llvm
+    @Option(help: "Threads for generated kernels and OpenBLAS (default: every core).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads) }
+
+    func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
+        do { return try backend.makeRunner(graph, options: compileOptions) } catch let error as BackendError {
+            throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
+        }
+    }
+}
