@@ -1,16 +1,28 @@
 import ArgumentParser
 import Foundation
 import GraphIR
+import LLVMBackend
 import Passes
 
-/// `munitc build FILE.graph [--train adam|sgd] [--passes LIST] [--disable-pass NAME] [--print-ir-after NAME|all]`
+/// `munitc build FILE.graph [-O0|-O1|-O2|-O3] [--train adam|sgd] [--passes LIST] [--disable-pass NAME]
+/// [--print-ir-after NAME|all] [--emit graph|llvm|asm|obj] [-o|--output OUT] [--threads N]`
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the compiler pipeline on a graph and print a build report.",
+        abstract: "Run the compiler pipeline on a graph, generate its kernels, and print a build report.",
         discussion: """
-            The resulting graph goes to -o (or standard output); the build report and any \
-            --print-ir-after dumps go to standard error. Passes: \(PassRegistry.names.joined(separator: ", ")).
+            The pipeline: the graph passes, then memory planning and code generation (LLVM, for the host CPU). \
+            --emit picks what goes to -o (or standard output): the resulting graph, the optimised LLVM IR, \
+            host assembly, or a relocatable object (obj needs -o; a manifest describing its entry point and \
+            buffers is written beside it as OUT.json). The build report and any --print-ir-after dumps go to \
+            standard error. Passes: \(PassRegistry.names.joined(separator: ", ")).
             """)
+
+    enum OptimizationLevel: String, EnumerableFlag {
+        case O0, O1, O2, O3
+        static func name(for value: OptimizationLevel) -> NameSpecification { .customLong(value.rawValue, withSingleDash: true) }
+        static func help(for value: OptimizationLevel) -> ArgumentHelp? { value == .O3 ? "LLVM optimisation level (default -O3)." : nil }
+        var level: Int { Int(rawValue.dropFirst())! }
+    }
 
     enum Optimizer: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
 
@@ -25,7 +37,15 @@ struct Build: ParsableCommand {
     @Option(help: "adam: ε.") var eps = 1e-8
     @Option(help: "adam and sgd: L2 weight decay added to the gradient.") var weightDecay = 0.0
     @Option(help: "sgd: momentum.") var momentum = 0.0
-    @Option(name: [.short, .long], help: "Write the resulting graph here instead of standard output.") var output: String?
+    @Flag var optimization: OptimizationLevel = .O3
+    @Option(help: "What to write: graph, llvm (optimised IR), asm, or obj (with OUT.json).") var emit: EmitKind = .graph
+    @Option(name: [.short, .long], help: "Write the result here instead of standard output.") var output: String?
+    @Option(help: "Threads the compiled step will use (recorded; default: every core).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if emit == .obj && output == nil { throw ValidationError("--emit obj needs -o FILE (an object file is binary)") }
+    }
 
     func run() throws {
         try reportingErrors(file: file) {
@@ -46,8 +66,34 @@ struct Build: ParsableCommand {
             manager.disabled = Set(disablePass)
             manager.printIRAfter = Set(printIrAfter)
             let (result, records) = try manager.run(graph)
-            FileHandle.standardError.write(Data(buildReport(graph, result, records).utf8))
-            try emit(printGraph(result), to: output)
+            let artifact: AheadOfTime.Artifact
+            do {
+                artifact = try AheadOfTime.compile(result, emit: emit, options: CompileOptions(optimizationLevel: optimization.level, threads: threads))
+            } catch { throw UserError("code generation: \(error)") }
+            FileHandle.standardError.write(Data((buildReport(graph, result, records) + codegenReport(artifact.report)).utf8))
+            switch emit {
+            case .graph: try munitc.emit(printGraph(result), to: output)
+            case .llvm, .asm: try munitc.emit(String(decoding: artifact.output, as: UTF8.self), to: output)
+            case .obj:
+                guard let output else { return }
+                try write(artifact.output, to: output)
+                try write(Data((artifact.manifest ?? "").utf8), to: output + ".json")
+            }
+        }
+    }
+
+    /// Kernels, deduplication, per-stage compile time and arena bytes.
+    func codegenReport(_ r: CompileReport) -> String {
+        let stages = r.stageSeconds.map { String(format: "%@ %.0f ms", $0.stage, $0.seconds * 1000) }.joined(separator: ", ")
+        return String(format: "  codegen (-O%d): %d nodes -> %d kernels generated, %d calls deduplicated, %d views; %@\n",
+                      optimization.level, r.nodes, r.kernels, r.deduplicated, r.aliases, stages)
+            + String(format: "  memory plan: arena %.2f MB (%.2f MB without reuse), arguments %.2f MB\n",
+                     Double(r.arenaBytes) / 1e6, Double(r.unplannedArenaBytes) / 1e6, Double(r.argumentBytes) / 1e6)
+    }
+
+    func write(_ data: Data, to path: String) throws {
+        do { try writeFileAtomically(data, to: URL(fileURLWithPath: path)) } catch {
+            throw UserError("cannot write '\(path)': \(error)")
         }
     }
 

@@ -23,3 +23,5 @@ struct ExecutionOptions: ParsableArguments {
         }
     }
 }
+
+extension EmitKind: ExpressibleByArgument {}

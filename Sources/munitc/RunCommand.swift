@@ -31,9 +31,10 @@ struct Run: ParsableCommand {
             if execution.backend == .interp {
                 do { try Interpreter(graph: graph).checkMemory() } catch { throw UserError("\(error)") }
             }
+            // Compile before reading or generating arguments: compilation checks the memory the run needs.
+            let runner = try execution.makeRunner(graph)
             let arguments = try readArguments(for: graph)
             let results: [String: Tensor]
-            let runner = try execution.makeRunner(graph)
             do { results = try runner.run(arguments) } catch {
                 throw UserError("\(inputs ?? "--random-inputs"): \(error)")
             }

@@ -60,11 +60,21 @@ import Testing
         try SafetensorsFile(tensors: inputs).write(to: inputsURL)
         let outURL = dir.appendingPathComponent("out.safetensors")
 
-        let result = try CLI.run(["run", example, "--inputs", inputsURL.path, "-o", outURL.path])
+        let result = try CLI.run(["run", example, "--inputs", inputsURL.path, "-o", outURL.path, "--backend", "interp"])
         #expect(result.status == 0, "\(result.stderr)")
         let written = try SafetensorsFile.read(contentsOf: outURL).tensors
         let expected = try Interpreter(graph: graph).run(inputs)
         #expect(written == expected)
+
+        // The default backend compiles the graph: float32 kernels agree with the interpreter to rounding.
+        let compiled = try CLI.run(["run", example, "--inputs", inputsURL.path, "-o", outURL.path, "--threads", "1"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        let native = try SafetensorsFile.read(contentsOf: outURL).tensors
+        #expect(Set(native.keys) == Set(expected.keys))
+        for (name, t) in expected {
+            let worst = zip(t.scalars, native[name]?.scalars ?? []).map { abs($0 - $1) / (1 + abs($0)) }.max() ?? .infinity
+            #expect(worst < 1e-4, "\(name): \(worst)")
+        }
 
         let summary = try CLI.run(["run", example, "--inputs", inputsURL.path])
         #expect(summary.stdout.contains("loss loss.total : f32[]"))

@@ -46,6 +46,13 @@ public final class Executable: @unchecked Sendable {
         self.graph = graph
         self.options = options
         let compiler = try GraphCompiler(graph: graph, options: options)
+        let needed = Double(compiler.report.arenaBytes + compiler.report.argumentBytes)
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        if needed > memory {
+            throw BackendError(String(format: "running '%@' needs %.1f GB (arena %.1f GB, arguments %.1f GB); this machine has %.1f GB",
+                                      graph.name, needed / 1e9, Double(compiler.report.arenaBytes) / 1e9,
+                                      Double(compiler.report.argumentBytes) / 1e9, memory / 1e9))
+        }
         let object = try compiler.compile()
         let linkStart = Date()
         session = try JITSession(object: object, target: compiler.target)
@@ -130,6 +137,20 @@ public final class Executable: @unchecked Sendable {
         let type = graph.type(of: value)
         return Tensor(type, scalars: read(pointer(to: value), type))
     }
+
+    /// Copies an output of the last run into an argument buffer of `target` (this executable or another),
+    /// without leaving native memory: how training feeds `next.*` back into parameters and optimiser state.
+    public func copyOutput(_ name: String, to target: Executable, argument: String) throws(BackendError) {
+        guard let i = outputIndex[name] else { throw BackendError("the graph has no output '\(name)'") }
+        guard let j = target.argumentIndex[argument] else { throw BackendError("'\(target.graph.name)' has no argument '\(argument)'") }
+        let value = graph.outputs[i].value
+        let (from, to) = (graph.type(of: value), target.graph.type(of: target.graph.arguments[j].value))
+        guard from == to else { throw BackendError("output '\(name)' is \(from) but argument '\(argument)' is \(to)") }
+        target.argumentBuffers[j].copyMemory(from: pointer(to: value), byteCount: from.byteCount)
+    }
+
+    /// Whether the graph has an argument of this name.
+    public func hasArgument(_ name: String) -> Bool { argumentIndex[name] != nil }
 
     /// Outputs are never freed by the plan, so their storage is intact after the run.
     private func pointer(to value: ValueID) -> UnsafeMutableRawPointer {

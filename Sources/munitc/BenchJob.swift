@@ -1,0 +1,107 @@
+import Foundation
+import LLVMBackend
+
+/// Executables run in order as one iteration, with outputs copied into arguments between them.
+struct BenchJob {
+    var title: String
+    var threads: Int
+    var executables: [Executable]
+    /// (from executable, output, to executable, argument) copies after each executable runs.
+    var feedback: [(Int, String, Int, String)]
+    var graphSeconds = 0.0
+
+    struct KernelTime {
+        var symbol: String
+        var calls = 0
+        var seconds = 0.0
+        var flops = 0
+        var bytes = 0
+    }
+
+    struct Result {
+        var job: BenchJob
+        var seconds: [Double]
+        var kernels: [KernelTime]
+        var median: Double { seconds.sorted()[seconds.count / 2] }
+        var flops: Int { job.executables.reduce(0) { $0 + $1.report.flops } }
+        var compileSeconds: Double { job.executables.reduce(0) { $0 + $1.report.compileSeconds } }
+        var kernelSeconds: Double { kernels.reduce(0) { $0 + $1.seconds } }
+    }
+
+    func runOnce() throws {
+        for (index, executable) in executables.enumerated() {
+            executable.execute()
+            for (from, output, to, argument) in feedback where from == index {
+                try executable.copyOutput(output, to: executables[to], argument: argument)
+            }
+        }
+    }
+
+    /// One warm-up iteration, then `iterations` timed ones with per-kernel profiling.
+    func measure(iterations: Int) throws -> Result {
+        try runOnce()
+        for e in executables { e.profiling = true }
+        var seconds: [Double] = []
+        var kernels: [String: KernelTime] = [:]
+        for _ in 0..<iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try runOnce()
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            for e in executables {
+                for (call, time) in zip(e.kernelCalls, e.lastTimes) {
+                    var k = kernels[call.symbol] ?? KernelTime(symbol: call.symbol)
+                    k.calls += 1
+                    k.seconds += time
+                    k.flops += call.flops
+                    k.bytes += call.bytes
+                    kernels[call.symbol] = k
+                }
+            }
+        }
+        for e in executables { e.profiling = false }
+        let perIteration = kernels.values.map { k in
+            KernelTime(symbol: k.symbol, calls: k.calls / iterations, seconds: k.seconds / Double(iterations),
+                       flops: k.flops / iterations, bytes: k.bytes / iterations)
+        }
+        return Result(job: self, seconds: seconds, kernels: perIteration.sorted { $0.seconds > $1.seconds })
+    }
+}
+
+extension BenchJob.Result {
+    func text(top: Int) -> String {
+        var lines = ["bench: \(job.title), \(job.threads) thread\(job.threads == 1 ? "" : "s")"]
+        for e in job.executables {
+            let r = e.report
+            lines.append(String(format: "  compiled %@: %d nodes -> %d kernels (%d deduplicated) in %.2f s, arena %.1f MB",
+                                e.graph.name, r.nodes, r.kernels, r.deduplicated, r.compileSeconds, Double(r.arenaBytes) / 1e6))
+        }
+        lines.append("  iterations: " + seconds.map { String(format: "%.3f", $0) }.joined(separator: " ") + " s")
+        lines.append(String(format: "  median %.3f s per iteration; %.2f GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
+                            median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds))
+        lines.append(String(format: "  top kernels (of %.3f s in kernels per iteration):", kernelSeconds))
+        lines.append("    " + "kernel".padding(toLength: 58, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")
+        for k in kernels.prefix(top) {
+            lines.append(String(format: "    %@ %6d %9.2f %8.1f %7.1f %5.1f%%", k.symbol.padding(toLength: 58, withPad: " ", startingAt: 0),
+                                k.calls, k.seconds * 1000, k.seconds > 0 ? Double(k.flops) / k.seconds / 1e9 : 0,
+                                k.seconds > 0 ? Double(k.bytes) / k.seconds / 1e9 : 0, 100 * k.seconds / max(kernelSeconds, 1e-12)))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json(top: Int) -> String {
+        let object: [String: Any] = [
+            "title": job.title,
+            "threads": job.threads,
+            "median_seconds": median,
+            "iteration_seconds": seconds,
+            "gflop_per_iteration": Double(flops) / 1e9,
+            "gflops": Double(flops) / 1e9 / median,
+            "compile_seconds": compileSeconds,
+            "graph_build_seconds": job.graphSeconds,
+            "arena_bytes": job.executables.reduce(0) { $0 + $1.report.arenaBytes },
+            "top_kernels": kernels.prefix(top).map { ["kernel": $0.symbol, "calls": $0.calls, "seconds": $0.seconds] },
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
