@@ -20,7 +20,15 @@ import Testing
 
     @Test func convolutionsForwardAndBackward() throws {
         var cases: [BackendCase] = []
-        for (i, c) in Self.convolutions.enumerated() {
+        // Each geometry with few output channels (direct loops) and with many (im2col + GEMM).
+        let geometries = Self.convolutions.flatMap { c -> [Conv] in
+            var wide = c
+            wide.out = DirectConvolution.maximumChannels + 2
+            var narrow = c
+            narrow.out = min(c.out, DirectConvolution.maximumChannels)
+            return [narrow, wide]
+        }
+        for (i, c) in geometries.enumerated() {
             let w = TensorType.f32(c.out, c.x[1], c.kernel[0], c.kernel[1])
             let x = TensorType(.f32, c.x)
             cases.append(BackendCase(name: "conv\(i)", inputs: [x, w]) { b, v in try b.conv2d(v[0], v[1], stride: c.stride, pad: c.pad) })

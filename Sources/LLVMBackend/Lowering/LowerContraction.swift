@@ -43,47 +43,63 @@ struct ConvGeometry {
                       colsLo: ir.constantTable(cols.map(\.0)), colsHi: ir.constantTable(cols.map(\.1)))
     }
 
-    /// Visits every patch row (c, ky, kx) and its valid output rows: `body(patchRowBase, ky, kx, c, oy, colLo, colHi)`
-    /// for valid rows, `outside(patchRowBase, oy)` for output rows whose input row is padding.
-    func forEachTap(_ e: KernelEmitter, _ t: Tables,
+    /// Visits every patch row (ci, ky, kx) of input channel `ci` and its valid output rows:
+    /// `valid(colRow, inputRow, kx, colLo, colHi)` for output rows whose input row is inside the image,
+    /// `outside(colRow)` for rows that read padding. `colRow` is the offset of that output row in the columns.
+    func forEachTap(_ e: KernelEmitter, _ t: Tables, channel ci: IRValue,
                     valid body: (_ colRow: IRValue, _ inputRow: IRValue, _ kx: IRValue, _ lo: IRValue, _ hi: IRValue) -> Void,
                     outside: ((_ colRow: IRValue) -> Void)? = nil) {
-        e.loop(c) { ci in
-            e.loop(kh) { ky in
-                let (rlo, rhi) = (e.lookup(t.rowsLo, ky), e.lookup(t.rowsHi, ky))
-                e.loop(kw) { kx in
-                    let patchRow = (ci * kh + ky) * kw + kx
-                    let (clo, chi) = (e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx))
-                    if let outside {
-                        e.loop(e.index(0), rlo) { oy in outside(patchRow * plane + oy * ow) }
-                        e.loop(rhi, e.index(oh)) { oy in outside(patchRow * plane + oy * ow) }
-                    }
-                    e.loop(rlo, rhi) { oy in
-                        let inputRow = ci * (h * w) + (oy * stride[0] + ky - pad[2]) * w
-                        body(patchRow * plane + oy * ow, inputRow, kx, clo, chi)
-                    }
+        e.loop(kh) { ky in
+            let (rlo, rhi) = (e.lookup(t.rowsLo, ky), e.lookup(t.rowsHi, ky))
+            e.loop(kw) { kx in
+                let patchRow = (ci * kh + ky) * kw + kx
+                let (clo, chi) = (e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx))
+                if let outside {
+                    e.loop(e.index(0), rlo) { oy in outside(patchRow * plane + oy * ow) }
+                    e.loop(rhi, e.index(oh)) { oy in outside(patchRow * plane + oy * ow) }
+                }
+                e.loop(rlo, rhi) { oy in
+                    let inputRow = ci * (h * w) + (oy * stride[0] + ky - pad[2]) * w
+                    body(patchRow * plane + oy * ow, inputRow, kx, clo, chi)
                 }
             }
         }
     }
 
-    /// col[c·kh·kw, oh·ow] ← the patches of sample `x + xOffset` (zeros where they overlap the padding).
-    func im2col(_ e: KernelEmitter, _ t: Tables, x: Int, xOffset: IRValue, col: Int, dtype: DType) {
-        let zero = e.real(0, dtype)
-        forEachTap(e, t, valid: { colRow, inputRow, kx, lo, hi in
-            e.loop(e.index(0), lo) { ox in e.store(zero, col, colRow + ox) }
-            e.loop(lo, hi) { ox in e.store(e.load(x, xOffset + inputRow + ox * stride[1] + kx - pad[0]), col, colRow + ox) }
-            e.loop(hi, e.index(ow)) { ox in e.store(zero, col, colRow + ox) }
-        }, outside: { colRow in e.loop(ow) { ox in e.store(zero, col, colRow + ox) } })
+    /// The im2col phase, parallel over (sample, channel): scratch `col` holds [N, C·kh·kw, oh·ow], each
+    /// sample's patches (zeros where they overlap the padding).
+    func im2colPhase(x: Int, col: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "_im2col", parallelCount: n * c) { e in
+            let t = tables(e.ir), zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { nc in
+                let sample = nc / c, ci = nc % c
+                let xOffset = sample * (c * h * w), colOffset = sample * (patch * plane)
+                forEachTap(e, t, channel: ci, valid: { colRow, inputRow, kx, lo, hi in
+                    let row = colOffset + colRow
+                    e.loop(e.index(0), lo) { ox in e.store(zero, col, row + ox) }
+                    e.loop(lo, hi) { ox in e.store(e.load(x, xOffset + inputRow + ox * stride[1] + kx - pad[0]), col, row + ox) }
+                    e.loop(hi, e.index(ow)) { ox in e.store(zero, col, row + ox) }
+                }, outside: { colRow in e.loop(ow) { ox in e.store(zero, col, colOffset + colRow + ox) } })
+            }
+        }
     }
 
-    /// gx (sample at `xOffset`, zeroed first) += the columns `col` scattered back onto the image.
-    func col2im(_ e: KernelEmitter, _ t: Tables, col: Int, x: Int, xOffset: IRValue, dtype: DType) {
-        let zero = e.real(0, dtype)
-        e.loop(c * h * w) { i in e.store(zero, x, xOffset + i) }
-        forEachTap(e, t, valid: { colRow, inputRow, kx, lo, hi in
-            e.loop(lo, hi) { ox in e.accumulate(e.load(col, colRow + ox), x, xOffset + inputRow + ox * stride[1] + kx - pad[0]) }
-        })
+    /// The col2im phase, parallel over (sample, channel): gx[n, c] (zeroed first) += its patch rows of the
+    /// columns scattered back onto the image. Channels write disjoint planes, so threads never collide.
+    func col2imPhase(col: Int, x: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "_col2im", parallelCount: n * c) { e in
+            let t = tables(e.ir), zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { nc in
+                let sample = nc / c, ci = nc % c
+                let xOffset = sample * (c * h * w), colOffset = sample * (patch * plane)
+                e.loop(h * w) { i in e.store(zero, x, xOffset + ci * (h * w) + i) }
+                forEachTap(e, t, channel: ci, valid: { colRow, inputRow, kx, lo, hi in
+                    e.loop(lo, hi) { ox in
+                        e.accumulate(e.load(col, colOffset + colRow + ox), x, xOffset + inputRow + ox * stride[1] + kx - pad[0])
+                    }
+                })
+            }
+        }
     }
 }
 
@@ -125,69 +141,77 @@ extension Lowerings {
         },
     ]
 
-    /// Per sample: im2col into scratch (skipped for 1×1 convolutions), the bias broadcast into y, then
-    /// y[n] (+)= W[O, C·kh·kw] · col.
+    /// Columns for every sample must fit in scratch; convolutions with few output channels are direct.
+    static func columns(_ g: ConvGeometry, _ dtype: DType) -> [TensorType] { [TensorType(dtype, [g.n, g.patch, g.plane])] }
+
+    /// Parallel im2col (skipped for 1×1 convolutions), then per sample y[n] (+)= W[O, C·kh·kw] · col[n]
+    /// through BLAS, the bias broadcast into y first.
     static let conv2dPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let x = input.operands[0].shape, wShape = input.operands[1].shape
         let g = ConvGeometry(x: x, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: input.result.shape,
                              attributes: input.attributes)
+        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.forward(input, g) }
         let hasBias = input.operands.count == 3, y = input.operands.count, col = y + 1
-        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
-        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
-            let tables = g.tables(e.ir)
+        let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
                 let xOffset = n * (g.c * g.h * g.w), yOffset = n * (g.o * g.plane)
-                if !g.isPointwise { g.im2col(e, tables, x: 0, xOffset: xOffset, col: col, dtype: input.dtype) }
                 if hasBias {
                     e.loop(g.o) { oc in
                         let bias = e.load(2, oc)
                         e.loop(g.plane) { i in e.store(bias, y, yOffset + oc * g.plane + i) }
                     }
                 }
-                let b = g.isPointwise ? e.pointer(0, offset: xOffset) : e.pointer(col, offset: e.index(0))
+                let b = g.isPointwise ? e.pointer(0, offset: xOffset) : e.pointer(col, offset: n * (g.patch * g.plane))
                 e.gemm(input.dtype, transA: false, transB: false, m: g.o, n: g.plane, k: g.patch,
                        a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: b, ldb: g.plane,
                        beta: e.real(hasBias ? 1 : 0, input.dtype), c: e.pointer(y, offset: yOffset), ldc: g.plane)
             }
         }
+        if g.isPointwise { return KernelPlan(name: "conv2d_\(g.name)", phases: [gemm]) }
+        return KernelPlan(name: "conv2d_\(g.name)", scratch: columns(g, input.dtype),
+                          phases: [g.im2colPhase(x: 0, col: col, dtype: input.dtype), gemm])
     }
 
-    /// Per sample: columns = Wᵀ · gy[n], then col2im onto gx[n] (a 1×1 convolution writes gx directly).
+    /// Per sample columns[n] = Wᵀ · gy[n] through BLAS, then a parallel col2im onto gx (a 1×1 convolution
+    /// writes gx directly).
     static let conv2dBackwardInputPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let gy = input.operands[0].shape, wShape = input.operands[1].shape
         let g = ConvGeometry(x: input.result.shape, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: gy,
                              attributes: input.attributes)
-        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
-        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
-            let tables = g.tables(e.ir)
+        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardInput(input, g) }
+        let gemm = KernelPhase(suffix: g.isPointwise ? "" : "_gemm", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
-                let xOffset = n * (g.c * g.h * g.w), gyOffset = n * (g.o * g.plane)
-                let target = g.isPointwise ? e.pointer(2, offset: xOffset) : e.pointer(3, offset: e.index(0))
+                let target = g.isPointwise ? e.pointer(2, offset: n * (g.c * g.h * g.w)) : e.pointer(3, offset: n * (g.patch * g.plane))
                 e.gemm(input.dtype, transA: true, transB: false, m: g.patch, n: g.plane, k: g.o,
-                       a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: e.pointer(0, offset: gyOffset), ldb: g.plane,
+                       a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: e.pointer(0, offset: n * (g.o * g.plane)), ldb: g.plane,
                        beta: e.real(0, input.dtype), c: target, ldc: g.plane)
-                if !g.isPointwise { g.col2im(e, tables, col: 3, x: 2, xOffset: xOffset, dtype: input.dtype) }
             }
         }
+        let name = "conv2d_backward_input_\(g.name)"
+        if g.isPointwise { return KernelPlan(name: name, phases: [gemm]) }
+        var col2im = g.col2imPhase(col: 3, x: 2, dtype: input.dtype)
+        col2im.suffix = ""
+        return KernelPlan(name: name, scratch: columns(g, input.dtype), phases: [gemm, col2im])
     }
 
-    /// gW[O, C·kh·kw] = Σ_n gy[n] · col(x[n])ᵀ, accumulated by the GEMM's beta after the first sample.
+    /// Parallel im2col of x, then gW[O, C·kh·kw] = Σ_n gy[n] · col[n]ᵀ, accumulated by the GEMM's beta after
+    /// the first sample.
     static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let x = input.operands[0].shape, gy = input.operands[1].shape, kernel = input.attributes.ints("kernel")
         let g = ConvGeometry(x: x, kernel: kernel, outputChannels: gy[1], output: gy, attributes: input.attributes)
-        let scratch = g.isPointwise ? [] : [TensorType(input.dtype, [g.patch, g.plane])]
-        return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch, parallelCount: g.n, usesBLAS: true) { e in
-            let tables = g.tables(e.ir)
-            // The whole batch in one call: the sum over samples must not be split across threads.
-            e.loop(e.index(0), e.index(g.n)) { n in
-                let xOffset = n * (g.c * g.h * g.w), gyOffset = n * (g.o * g.plane)
-                if !g.isPointwise { g.im2col(e, tables, x: 0, xOffset: xOffset, col: 3, dtype: input.dtype) }
-                let b = g.isPointwise ? e.pointer(0, offset: xOffset) : e.pointer(3, offset: e.index(0))
+        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
+        // One call over the whole batch: the sum over samples must not be split across threads.
+        let gemm = KernelPhase(suffix: "", parallelCount: 1, usesBLAS: true) { e in
+            e.loop(g.n) { n in
+                let b = g.isPointwise ? e.pointer(0, offset: n * (g.c * g.h * g.w)) : e.pointer(3, offset: n * (g.patch * g.plane))
                 let beta = e.select(n.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype))
                 e.gemm(input.dtype, transA: false, transB: true, m: g.o, n: g.patch, k: g.plane,
-                       a: e.pointer(1, offset: gyOffset), lda: g.plane, b: b, ldb: g.plane,
+                       a: e.pointer(1, offset: n * (g.o * g.plane)), lda: g.plane, b: b, ldb: g.plane,
                        beta: beta, c: e.pointer(2, offset: e.index(0)), ldc: g.patch)
             }
         }
+        let name = "conv2d_backward_weight_\(g.name)"
+        if g.isPointwise { return KernelPlan(name: name, phases: [gemm]) }
+        return KernelPlan(name: name, scratch: columns(g, input.dtype), phases: [g.im2colPhase(x: 0, col: 3, dtype: input.dtype), gemm])
     }
 }

@@ -11,18 +11,37 @@ struct LoweringInput {
     var dtype: DType { results[0].dtype }
 }
 
-/// The kernel generated for one node. Its buffers are the node's operands, then its results, then
-/// `scratch` (temporaries such as im2col columns, planned in the arena for the node's duration).
-struct KernelPlan {
-    /// What it computes, for the kernel's symbol (`conv2d_k3x3_s1_1x64x32x32`); deduplication adds the rest.
-    var name: String
-    var scratch: [TensorType] = []
+/// One generated function of a node's kernel, called over `0 ..< parallelCount` outer iterations.
+struct KernelPhase {
+    /// Appended to the kernel's name (`""` for the main phase, `_im2col`, `_col2im`, …).
+    var suffix: String
     /// Outer iterations; the runtime hands each thread a contiguous range of them.
     var parallelCount: Int
     /// Calls BLAS, which runs its own threads: the runtime calls it once, over the whole range.
     var usesBLAS = false
     /// Emits the body for the outer iterations `emitter.begin ..< emitter.end`.
     var emit: (KernelEmitter) -> Void
+}
+
+/// The kernel generated for one node: one or more phases run in order (a convolution's parallel im2col,
+/// then its BLAS product). Its buffers are the node's operands, then its results, then `scratch`
+/// (temporaries such as im2col columns, planned in the arena for the node's duration).
+struct KernelPlan {
+    /// What it computes, for the kernel's symbol (`conv2d_k3_s1_p0_1x64x32x32_to64`); deduplication adds the rest.
+    var name: String
+    var scratch: [TensorType] = []
+    var phases: [KernelPhase]
+
+    init(name: String, scratch: [TensorType] = [], phases: [KernelPhase]) {
+        self.name = name
+        self.scratch = scratch
+        self.phases = phases
+    }
+
+    /// A single-phase kernel.
+    init(name: String, scratch: [TensorType] = [], parallelCount: Int, usesBLAS: Bool = false, emit: @escaping (KernelEmitter) -> Void) {
+        self.init(name: name, scratch: scratch, phases: [KernelPhase(suffix: "", parallelCount: parallelCount, usesBLAS: usesBLAS, emit: emit)])
+    }
 }
 
 /// How the backend implements an op.

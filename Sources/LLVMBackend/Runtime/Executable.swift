@@ -81,8 +81,7 @@ public final class Executable: @unchecked Sendable {
                 }
             }
             // Small kernels run on one thread: splitting costs more than it saves.
-            let work = call.cost.flops + call.cost.bytes / 4
-            let splits = call.usesBLAS || work < 65_536 ? 1 : min(options.threads, call.parallelCount)
+            let splits = call.usesBLAS || call.work < 65_536 ? 1 : min(options.threads, call.parallelCount)
             steps.append(Step(function: unsafeBitCast(UInt(address), to: (@convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void).self),
                               table: table, parallelCount: call.parallelCount, splits: max(splits, 1), call: call))
         }

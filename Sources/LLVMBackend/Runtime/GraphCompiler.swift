@@ -25,6 +25,8 @@ struct ScheduledCall {
     let parallelCount: Int
     let usesBLAS: Bool
     let cost: Cost
+    /// The node's whole work (flops + bytes/4), to decide whether splitting across threads pays.
+    let work: Int
 }
 
 /// What compiling a graph did, for `munitc build`'s report and benchmarks.
@@ -102,11 +104,14 @@ final class GraphCompiler {
                 usedSymbols.insert(symbol)
                 symbols[key] = symbol
                 nodeSymbols.append(symbol)
-                let emitter = KernelEmitter(ir: ir, name: symbol,
-                                            bufferTypes: (input.operands + input.results + plan.scratch).map(\.dtype))
-                ir.addAttribute(LLVMGetNamedFunction(ir.module, symbol), index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "noinline")
-                plan.emit(emitter)
-                emitter.finish()
+                let bufferTypes = (input.operands + input.results + plan.scratch).map(\.dtype)
+                for phase in plan.phases {
+                    let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes)
+                    ir.addAttribute(LLVMGetNamedFunction(ir.module, symbol + phase.suffix),
+                                    index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "noinline")
+                    phase.emit(emitter)
+                    emitter.finish()
+                }
                 report.kernels += 1
             }
         }
@@ -118,9 +123,14 @@ final class GraphCompiler {
         for (i, node) in graph.nodes.enumerated() {
             guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
             let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
-            calls.append(ScheduledCall(node: i, symbol: symbol, buffers: buffers, parallelCount: kernel.parallelCount,
-                                       usesBLAS: kernel.usesBLAS,
-                                       cost: node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes)))
+            let cost = node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes)
+            for (p, phase) in kernel.phases.enumerated() {
+                // The node's cost is booked on its last phase, so profiles sum to the node.
+                calls.append(ScheduledCall(node: i, symbol: symbol + phase.suffix, buffers: buffers, parallelCount: phase.parallelCount,
+                                           usesBLAS: phase.usesBLAS,
+                                           cost: p == kernel.phases.count - 1 ? cost : Cost(flops: 0, bytes: 0),
+                                           work: cost.flops + cost.bytes / 4))
+            }
         }
         emitStepFunction()
         try ir.verify()

@@ -1,0 +1,95 @@
+import GraphIR
+
+/// Convolutions with very few output channels (MUNIT's decoder ends in a 7×7 convolution to 3 channels)
+/// make a GEMM with M or K of 3: too skinny for BLAS, and im2col would move far more memory than the
+/// arithmetic needs. These run as direct loops instead: every tap an axpy over a row, vectorised along it.
+enum DirectConvolution {
+    static let maximumChannels = 4
+
+    /// Parallel over output rows (n, o, oy): y = bias + Σ_c,ky,kx w · shifted x.
+    static func forward(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let hasBias = input.operands.count == 3, y = input.operands.count
+        let phase = KernelPhase(suffix: "", parallelCount: g.n * g.o * g.oh) { e in
+            let t = g.tables(e.ir)
+            e.loop(e.begin, e.end) { r in
+                let n = r / (g.o * g.oh), o = (r / g.oh) % g.o, oy = r % g.oh
+                let yRow = r * g.ow
+                let initial = hasBias ? e.load(2, o) : e.real(0, input.dtype)
+                e.loop(g.ow) { ox in e.store(initial, y, yRow + ox) }
+                e.loop(g.c) { c in
+                    e.loop(g.kh) { ky in
+                        let iy = oy * g.stride[0] + ky - g.pad[2]
+                        e.ifThen(iy.greaterEqual(e.index(0)).and(iy.lessThan(e.index(g.h)))) {
+                            let xRow = ((n * g.c + c) * g.h + iy) * g.w
+                            e.loop(g.kw) { kx in
+                                let tap = e.load(1, ((o * g.c + c) * g.kh + ky) * g.kw + kx)
+                                e.loop(e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx)) { ox in
+                                    let v = e.load(0, xRow + ox * g.stride[1] + kx - g.pad[0])
+                                    e.store(e.load(y, yRow + ox) + tap * v, y, yRow + ox)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return KernelPlan(name: "conv2d_direct_\(g.name)", phases: [phase])
+    }
+
+    /// Parallel over gx planes (n, c): gx[n, c] = Σ_o,ky,kx w · gy scattered back where the forward read.
+    static func backwardInput(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let phase = KernelPhase(suffix: "", parallelCount: g.n * g.c) { e in
+            let t = g.tables(e.ir), zero = e.real(0, input.dtype)
+            e.loop(e.begin, e.end) { nc in
+                let n = nc / g.c, c = nc % g.c
+                let xPlane = nc * (g.h * g.w)
+                e.loop(g.h * g.w) { i in e.store(zero, 2, xPlane + i) }
+                e.loop(g.o) { o in
+                    e.loop(g.kh) { ky in
+                        e.loop(g.kw) { kx in
+                            let tap = e.load(1, ((o * g.c + c) * g.kh + ky) * g.kw + kx)
+                            let (lo, hi) = (e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx))
+                            e.loop(e.lookup(t.rowsLo, ky), e.lookup(t.rowsHi, ky)) { oy in
+                                let xRow = xPlane + (oy * g.stride[0] + ky - g.pad[2]) * g.w
+                                let gRow = ((n * g.o + o) * g.oh + oy) * g.ow
+                                e.loop(lo, hi) { ox in
+                                    e.accumulate(tap * e.load(0, gRow + ox), 2, xRow + ox * g.stride[1] + kx - g.pad[0])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return KernelPlan(name: "conv2d_backward_input_direct_\(g.name)", phases: [phase])
+    }
+
+    /// Parallel over (o, c): each tap's weight gradient is a dot product of gy with shifted x, in f64.
+    static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let phase = KernelPhase(suffix: "", parallelCount: g.o * g.c) { e in
+            let t = g.tables(e.ir)
+            e.loop(e.begin, e.end) { oc in
+                let o = oc / g.c, c = oc % g.c
+                e.loop(g.kh) { ky in
+                    e.loop(g.kw) { kx in
+                        let sum = e.variable(e.real(0, .f64))
+                        let (lo, hi) = (e.lookup(t.colsLo, kx), e.lookup(t.colsHi, kx))
+                        e.loop(g.n) { n in
+                            e.loop(e.lookup(t.rowsLo, ky), e.lookup(t.rowsHi, ky)) { oy in
+                                let xRow = ((n * g.c + c) * g.h + oy * g.stride[0] + ky - g.pad[2]) * g.w
+                                let gRow = ((n * g.o + o) * g.oh + oy) * g.ow
+                                e.loop(lo, hi) { ox in
+                                    let product = e.convert(e.load(1, gRow + ox), to: .f64)
+                                        * e.convert(e.load(0, xRow + ox * g.stride[1] + kx - g.pad[0]), to: .f64)
+                                    sum.value = e.addReassociable(sum.value, product)
+                                }
+                            }
+                        }
+                        e.store(sum.value, 2, (oc * g.kh + ky) * g.kw + kx)
+                    }
+                }
+            }
+        }
+        return KernelPlan(name: "conv2d_backward_weight_direct_\(g.name)", phases: [phase])
+    }
+}
