@@ -15,7 +15,9 @@ struct BackendCase {
 enum BackendHarness {
     /// Builds one graph holding every case (so one compile covers a family), runs it both ways, and
     /// returns the worst relative error per case (error / (1 + |reference|), the largest over elements).
-    static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3) throws -> [String: Double] {
+    /// Buffers are guarded by default: a kernel reading or writing past a buffer's end faults.
+    static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3,
+                        guarded: Bool = true) throws -> [String: Double] {
         let b = GraphBuilder(name: "cases")
         var arguments: [String: Tensor] = [:]
         var rng = SplitMix64(seed: seed)
@@ -31,7 +33,8 @@ enum BackendHarness {
         let graph = b.graph
         try graph.verified()
         let expected = try Interpreter(graph: graph).run(arguments)
-        let executable = try Executable(graph: graph, options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads))
+        let executable = try Executable(graph: graph, options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads,
+                                                                              guardedBuffers: guarded))
         let actual = try executable.run(arguments)
         var worst: [String: Double] = [:]
         for c in cases {

@@ -13,7 +13,8 @@ public final class Executable: @unchecked Sendable {
     public private(set) var report: CompileReport
     private let session: JITSession
     private let steps: [Step]
-    private let arena: UnsafeMutableRawPointer
+    private let store: BufferStore
+    private let arenaBlocks: [Int: UnsafeMutableRawPointer]
     private let argumentBuffers: [UnsafeMutableRawPointer]
     private let argumentIndex: [String: Int]
     private let outputIndex: [String: Int]
@@ -56,15 +57,26 @@ public final class Executable: @unchecked Sendable {
         let object = try compiler.compile()
         let linkStart = Date()
         session = try JITSession(object: object, target: compiler.target)
-        argumentBuffers = graph.arguments.map { argument in
-            let bytes = MemoryPlan.aligned(graph.type(of: argument.value).byteCount)
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryPlan.alignment)
-            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-            return buffer
+        let store = BufferStore(guarded: options.guardedBuffers)
+        self.store = store
+        var argumentBuffers: [UnsafeMutableRawPointer] = []
+        for argument in graph.arguments { argumentBuffers.append(try store.allocate(graph.type(of: argument.value).byteCount)) }
+        self.argumentBuffers = argumentBuffers
+        // One arena, or in guarded mode one mapping per planned block.
+        var arenaBlocks: [Int: UnsafeMutableRawPointer] = [:]
+        if options.guardedBuffers {
+            for (offset, bytes) in compiler.plan.blocks { arenaBlocks[offset] = try store.allocate(bytes) }
+        } else {
+            arenaBlocks[0] = try store.allocate(compiler.plan.arenaBytes)
         }
-        let arenaBytes = MemoryPlan.aligned(compiler.plan.arenaBytes)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: arenaBytes, alignment: MemoryPlan.alignment)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: arenaBytes)
+        self.arenaBlocks = arenaBlocks
+        let guarded = options.guardedBuffers
+        func resolve(_ location: MemoryPlan.Location) -> UnsafeMutableRawPointer {
+            switch location {
+            case .argument(let i): return argumentBuffers[i]
+            case .arena(let offset): return guarded ? arenaBlocks[offset]! : arenaBlocks[0]! + offset
+            }
+        }
         var resolved: [String: UInt64] = [:]
         var steps: [Step] = []
         for call in compiler.calls {
@@ -74,12 +86,7 @@ public final class Executable: @unchecked Sendable {
                 resolved[call.symbol] = address
             }
             let table = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: call.buffers.count)
-            for (slot, location) in call.buffers.enumerated() {
-                switch location {
-                case .argument(let i): table[slot] = argumentBuffers[i]
-                case .arena(let offset): table[slot] = arena + offset
-                }
-            }
+            for (slot, location) in call.buffers.enumerated() { table[slot] = resolve(location) }
             // Small kernels run on one thread: splitting costs more than it saves.
             let splits = call.usesBLAS || call.work < 65_536 ? 1 : min(options.threads, call.parallelCount)
             steps.append(Step(function: unsafeBitCast(UInt(address), to: (@convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void).self),
@@ -96,8 +103,6 @@ public final class Executable: @unchecked Sendable {
 
     deinit {
         for step in steps { step.table.deallocate() }
-        for buffer in argumentBuffers { buffer.deallocate() }
-        arena.deallocate()
     }
 
     // MARK: binding
@@ -155,7 +160,7 @@ public final class Executable: @unchecked Sendable {
     private func pointer(to value: ValueID) -> UnsafeMutableRawPointer {
         switch locations[value.index] {
         case .argument(let i): return argumentBuffers[i]
-        case .arena(let offset): return arena + offset
+        case .arena(let offset): return options.guardedBuffers ? arenaBlocks[offset]! : arenaBlocks[0]! + offset
         case nil: preconditionFailure("output value \(value) has no storage")
         }
     }

@@ -10,9 +10,13 @@ public struct CompileOptions: Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// The symbol of the whole-step entry point in emitted objects.
     public var entryPoint = "munitc_step"
+    /// Every buffer in its own mapping between inaccessible guard pages, no reuse: a kernel that reads or
+    /// writes past a buffer's end faults at once. For tests; slower and larger.
+    public var guardedBuffers = false
 
-    public init(optimizationLevel: Int = 3, threads: Int? = nil) {
+    public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false) {
         self.optimizationLevel = optimizationLevel
+        self.guardedBuffers = guardedBuffers
         if let threads { self.threads = max(1, threads) }
     }
 }
@@ -116,7 +120,7 @@ final class GraphCompiler {
             }
         }
         plan = MemoryPlan(graph: graph, aliasOf: aliasOf,
-                          scratchBytes: plans.map { ($0?.scratch ?? []).map(\.byteCount) })
+                          scratchBytes: plans.map { ($0?.scratch ?? []).map(\.byteCount) }, reuse: !options.guardedBuffers)
         report.arenaBytes = plan.arenaBytes
         report.unplannedArenaBytes = plan.unplannedBytes
         report.argumentBytes = graph.arguments.reduce(0) { $0 + graph.type(of: $1.value).byteCount }

@@ -17,8 +17,12 @@ struct MemoryPlan {
     /// What the arena would need with no reuse: every result and scratch buffer its own bytes.
     private(set) var unplannedBytes = 0
 
-    /// `aliasOf[v]` is the operand a result aliases; `scratchBytes[i]` the scratch sizes of node i.
-    init(graph: Graph, aliasOf: [Int: ValueID], scratchBytes: [[Int]]) {
+    /// Every block the plan placed, by arena offset: its size in bytes (with `reuse` off, one per buffer).
+    private(set) var blocks: [Int: Int] = [:]
+
+    /// `aliasOf[v]` is the operand a result aliases; `scratchBytes[i]` the scratch sizes of node i. With
+    /// `reuse` false every buffer gets its own bytes (the guarded runtime puts each in its own mapping).
+    init(graph: Graph, aliasOf: [Int: ValueID], scratchBytes: [[Int]], reuse: Bool = true) {
         values = Array(repeating: nil, count: graph.values.count)
         scratch = scratchBytes.map { _ in [] }
         func root(_ v: ValueID) -> Int {
@@ -36,25 +40,31 @@ struct MemoryPlan {
         for output in graph.outputs { lastUse[root(output.value)] = Int.max }
 
         var allocator = BestFitAllocator()
+        func allocate(_ bytes: Int) -> Int {
+            let offset = allocator.allocate(bytes)
+            blocks[offset] = max(blocks[offset] ?? 0, bytes)
+            return offset
+        }
+        func free(_ offset: Int, _ bytes: Int) { if reuse { allocator.free(offset, bytes) } }
         for (i, node) in graph.nodes.enumerated() {
             for r in node.results {
                 if aliasOf[r.index] != nil { continue }
                 let bytes = graph.type(of: r).byteCount
                 unplannedBytes += MemoryPlan.aligned(bytes)
-                values[r.index] = .arena(allocator.allocate(bytes))
+                values[r.index] = .arena(allocate(bytes))
             }
             scratch[i] = scratchBytes[i].map { bytes in
                 unplannedBytes += MemoryPlan.aligned(bytes)
-                return allocator.allocate(bytes)
+                return allocate(bytes)
             }
-            for (offset, bytes) in zip(scratch[i], scratchBytes[i]) { allocator.free(offset, bytes) }
+            for (offset, bytes) in zip(scratch[i], scratchBytes[i]) { free(offset, bytes) }
             // Free each arena root whose last use is this node (once, even if it appears twice).
             var freed = Set<Int>()
             for v in node.operands + node.results {
                 let r = root(v)
                 guard lastUse[r] == i, !freed.contains(r), case .arena(let offset) = values[r] else { continue }
                 freed.insert(r)
-                allocator.free(offset, graph.values[r].type.byteCount)
+                free(offset, graph.values[r].type.byteCount)
             }
         }
         arenaBytes = allocator.top

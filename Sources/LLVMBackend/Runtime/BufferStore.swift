@@ -1,0 +1,40 @@
+import Foundation
+
+/// Owns the runtime's memory: aligned heap blocks, or in guarded mode one mapping per buffer whose last
+/// byte sits against an inaccessible page (and with another such page before it), so an out-of-bounds
+/// kernel access faults where it happens instead of corrupting a neighbour.
+final class BufferStore {
+    let guarded: Bool
+    private var heap: [UnsafeMutableRawPointer] = []
+    private var mappings: [(base: UnsafeMutableRawPointer, length: Int)] = []
+    private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    init(guarded: Bool) { self.guarded = guarded }
+
+    deinit {
+        for block in heap { block.deallocate() }
+        for m in mappings { munmap(m.base, m.length) }
+    }
+
+    /// Zeroed memory for `bytes` bytes.
+    func allocate(_ bytes: Int) throws(BackendError) -> UnsafeMutableRawPointer {
+        guard guarded else {
+            let size = MemoryPlan.aligned(bytes)
+            let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryPlan.alignment)
+            block.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            heap.append(block)
+            return block
+        }
+        let page = BufferStore.page
+        let body = (max(bytes, 1) + page - 1) / page * page
+        let length = body + 2 * page
+        guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+            throw BackendError("cannot map \(length) bytes for a guarded buffer")
+        }
+        mappings.append((base, length))
+        mprotect(base, page, PROT_NONE)
+        mprotect(base + page + body, page, PROT_NONE)
+        // Float alignment is all the kernels assume; the end is flush against the trailing guard page.
+        return base + page + (body - max(bytes, 1)) / 8 * 8
+    }
+}
