@@ -95,10 +95,16 @@ final class GraphRewriter {
     }
 
     /// `graph` without the nodes that are dead now but were live in the source (or were emitted by a rule):
-    /// the ones this rewrite orphaned.
+    /// the ones this rewrite orphaned. What the kept dead code uses stays too (a dead node's operand may
+    /// have been replaced by a new constant).
     private func removingOrphans(sourceLive: [Bool]) -> Graph {
-        let live = graph.liveNodes()
-        let keep = live.indices.map { i in live[i] || origins[i].map { !sourceLive[$0] } ?? false }
+        var keep = graph.liveNodes()
+        for (i, origin) in origins.enumerated() where origin.map({ !sourceLive[$0] }) ?? false { keep[i] = true }
+        for (i, node) in graph.nodes.enumerated().reversed() where keep[i] {
+            for operand in node.operands {
+                if case .node(let producer, _) = graph.values[operand.index].definition { keep[producer] = true }
+            }
+        }
         return keep.contains(false) ? graph.rebuilt(keepingNodes: keep) : graph
     }
 }
