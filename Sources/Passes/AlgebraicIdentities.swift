@@ -60,10 +60,10 @@ struct AlgebraicIdentities {
                r.type(of: original) == result, result.dtype.byteWidth < r.type(of: ops[0]).dtype.byteWidth {
                 return original
             }
-        case Ops.slice, Ops.concat, Ops.reduceSum, Ops.reduceMean, Ops.stopGradient:
+        case Ops.slice, Ops.concat, Ops.reduceSum, Ops.reduceMean:
             // A slice of everything, a concat of one operand, a sum or mean over size-1 axes kept as they
-            // are: the operand itself. (stop_gradient is kept: it means something to a later autodiff.)
-            if node.op !== Ops.stopGradient, ops.count == 1, r.type(of: ops[0]) == result { return ops[0] }
+            // are: the operand itself. (stop_gradient is no such no-op: a later autodiff reads it.)
+            if ops.count == 1, r.type(of: ops[0]) == result { return ops[0] }
         default:
             break
         }

@@ -33,12 +33,11 @@ enum NormCancelledBias {
                 cancels[operand.index] = false
             }
         }
-        var result = Set<Int>()
-        for (index, node) in graph.nodes.enumerated()
-        where node.op === Ops.conv2d && node.operands.count == 3 && cancels[node.result.index] {
-            // A conv result nobody uses is dead code, not a cancelled bias; leave it to dce.
-            if graph.nodes.contains(where: { $0.operands.contains(node.result) }) { result.insert(index) }
-        }
-        return result
+        // A conv result nobody uses is dead code, not a cancelled bias; that is dce's business.
+        let uses = graph.useCounts()
+        return Set(graph.nodes.indices.filter { index in
+            let node = graph.nodes[index]
+            return node.op === Ops.conv2d && node.operands.count == 3 && cancels[node.result.index] && uses[node.result.index] > 0
+        })
     }
 }
