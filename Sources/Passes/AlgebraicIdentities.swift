@@ -44,6 +44,9 @@ struct AlgebraicIdentities {
             let factor = node.attributes.float("factor")
             if factor == 1 { return ops[0] }
             if factor == -1 { return try r.emit(Ops.neg, ops) }
+            if let inner = producer(ops[0], Ops.neg) {  // (−x)·f = x·(−f) (Adam's moment update of a zero gradient)
+                return try r.emit(Ops.scale, inner.operands, ["factor": .float(-factor)], location: node.location)
+            }
         case Ops.shift:
             if node.attributes.float("offset") == 0 { return ops[0] }
         case Ops.transpose:

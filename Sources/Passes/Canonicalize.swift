@@ -25,6 +25,7 @@ public struct Canonicalize: Pass {
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
         var current = graph
         for _ in 0..<maxSweeps {
+            statistics["sweeps"] += 1
             let cancelled = NormCancelledBias.convolutions(in: current)
             var sweep = CanonicalizationRules(cancelledBiases: cancelled)
             current = try GraphRewriter.rewrite(current, pass: name) { r, node in try sweep.simplify(node, r) }

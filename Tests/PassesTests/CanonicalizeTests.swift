@@ -98,15 +98,15 @@ import Testing
             }
             """)
         // The f32 constant 0.1 holds Float(0.1) = 0.10000000149011612, and the shift must add exactly that.
-        // x/4 = x·0.25 exactly; −1·y becomes −y, and −(y·f) becomes y·(−f).
+        // x/4 = x·0.25 exactly; −1·y becomes −y, (−y)·3 becomes y·(−3), and −(y·(−3)) becomes y·3.
         #expect(text == CleanupCheck.golden("""
             graph g {
               input %x : f32[4]
               %0 = shift(%x) {offset = 0.10000000149011612} : f32[4]
               %1 = shift(%0) {offset = -4.0} : f32[4]
               %2 = scale(%1) {factor = 4.0} : f32[4]
-              %3 = scale(%2) {factor = -0.25} : f32[4]
-              %4 = scale(%3) {factor = -3.0} : f32[4]
+              %3 = scale(%2) {factor = 0.25} : f32[4]
+              %4 = scale(%3) {factor = 3.0} : f32[4]
               output y = %4
             }
             """))
