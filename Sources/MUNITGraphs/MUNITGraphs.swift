@@ -80,11 +80,17 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
     }
 }
 
+/// PyTorch Adam as NVlabs' trainer configures it.
+func adamOptions(_ config: MUNITConfig) -> AdamOptions {
+    AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
+}
+
 /// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update.
 func trainingStep(_ loss: Graph, config: MUNITConfig, name: String) throws -> Graph {
-    let adam = AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
-    // dce drops gradients nobody reads (w.r.t. the images, the frozen networks' inputs).
-    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adam), DeadCodeElimination()])
+    // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
+    // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
+    // frozen networks' inputs).
+    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adamOptions(config))] + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
     step.name = name
     return step

@@ -10,13 +10,7 @@ public struct DeadCodeElimination: Pass {
     public init() {}
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
-        var live = [Bool](repeating: false, count: graph.values.count)
-        for output in graph.outputs { live[output.value.index] = true }
-        var keep = [Bool](repeating: false, count: graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated().reversed() where node.results.contains(where: { live[$0.index] }) {
-            keep[index] = true
-            for operand in node.operands { live[operand.index] = true }
-        }
+        let keep = graph.liveNodes()
         statistics["nodes-removed"] = keep.filter { !$0 }.count
         if !keep.contains(false) { return graph }
         return graph.rebuilt(keepingNodes: keep)
@@ -24,6 +18,18 @@ public struct DeadCodeElimination: Pass {
 }
 
 extension Graph {
+    /// Which nodes have a result that some output depends on.
+    func liveNodes() -> [Bool] {
+        var liveValues = [Bool](repeating: false, count: values.count)
+        for output in outputs { liveValues[output.value.index] = true }
+        var live = [Bool](repeating: false, count: nodes.count)
+        for (index, node) in nodes.enumerated().reversed() where node.results.contains(where: { liveValues[$0.index] }) {
+            live[index] = true
+            for operand in node.operands { liveValues[operand.index] = true }
+        }
+        return live
+    }
+
     /// A copy of this graph with only the nodes where `keep` is true (their operands must be kept too),
     /// arguments and outputs unchanged, values renumbered.
     func rebuilt(keepingNodes keep: [Bool]) -> Graph {

@@ -12,7 +12,7 @@ public struct PassSettings: Sendable {
 /// Every pass by its kebab-case name, for `--passes LIST` and help texts.
 public enum PassRegistry {
     /// The names `--passes` accepts, in a sensible pipeline order.
-    public static let names = ["autodiff", "adam", "sgd", "dce"]
+    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce"]
 
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
@@ -20,6 +20,9 @@ public enum PassRegistry {
         case "autodiff": return try Autodiff(matching: settings.wrt)
         case "adam": return AdamPass(options: settings.adam)
         case "sgd": return SGDPass(options: settings.sgd)
+        case "constant-fold": return ConstantFolding()
+        case "canonicalize": return Canonicalize()
+        case "cse": return CommonSubexpressionElimination()
         case "dce": return DeadCodeElimination()
         default:
             throw PassError(pass: name, "unknown pass (known: \(names.joined(separator: ", ")))")
@@ -34,7 +37,16 @@ public enum PassRegistry {
             pipeline.append(try make("autodiff", settings))  // gradients of the loss as IR: grad.<param>
             pipeline.append(try make(optimizer, settings))   // next.<param> and optimiser state updates
         }
-        pipeline.append(DeadCodeElimination())  // gradients nobody asked for (w.r.t. images, frozen inputs)
-        return pipeline
+        return pipeline + cleanupPipeline()
+    }
+
+    /// The clean-up passes every pipeline ends with (`munitc build` and the MUNIT step graphs), in order.
+    public static func cleanupPipeline() -> [any Pass] {
+        [
+            ConstantFolding(),                  // splat arithmetic autodiff seeds (∂loss = 1, scaled, broadcast)
+            Canonicalize(),                     // identities, scale/shift forms, norm-cancelled biases; folds too
+            CommonSubexpressionElimination(),   // after canonicalize, whose rewrites make equal nodes
+            DeadCodeElimination(),              // last: gradients nobody asked for (w.r.t. images, frozen inputs)
+        ]
     }
 }
