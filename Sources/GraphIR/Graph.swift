@@ -52,6 +52,8 @@ public struct Node: Hashable, Sendable {
     public var attributes: Attributes
     public var results: [ValueID]
     public var location: SourceLocation?
+    /// A fused node's sub-graph: its arguments take the operands in order, its outputs are the results.
+    public var region: Graph? = nil
 
     /// The single result of a one-result node.
     public var result: ValueID {
@@ -138,6 +140,27 @@ public struct Graph: Hashable, Sendable {
         let attrs = try op.checkAttributes(attributes)
         let types = try op.inferTypes(operands.map { type(of: $0) }, attrs)
         return appendNode(op: op, operands: operands, attributes: attrs, resultTypes: types, location: location)
+    }
+
+    /// Appends a fused node (`Ops.fused`) of `kind` running `region` on `operands`; its results have the
+    /// types of the region's outputs.
+    @discardableResult
+    public mutating func appendFusedNode(
+        kind: String, operands: [ValueID], region: Graph, location: SourceLocation? = nil
+    ) -> [ValueID] {
+        let results = appendNode(op: Ops.fused, operands: operands, attributes: ["kind": .string(kind)],
+                                 resultTypes: region.outputs.map { region.type(of: $0.value) }, location: location)
+        nodes[nodes.count - 1].region = region
+        return results
+    }
+
+    /// Appends a copy of `node` (from any graph) with `operands` of this graph; keeps a fused node's region.
+    @discardableResult
+    public mutating func appendCopy(of node: Node, operands: [ValueID], resultTypes: [TensorType]) -> [ValueID] {
+        if let region = node.region {
+            return appendFusedNode(kind: node.attributes.string("kind"), operands: operands, region: region, location: node.location)
+        }
+        return appendNode(op: node.op, operands: operands, attributes: node.attributes, resultTypes: resultTypes, location: node.location)
     }
 
     /// Adds a named output.

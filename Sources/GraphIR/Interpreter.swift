@@ -72,6 +72,15 @@ public struct Interpreter {
             return t
         }
         let resultTypes = node.results.map { graph.type(of: $0) }
+        if let region = node.region {
+            // Arguments take the operands in order; the region's outputs are the results.
+            var arguments: [String: Tensor] = [:]
+            for (argument, t) in zip(region.arguments, inputs) { arguments[argument.name] = t }
+            guard let outputs = try? Interpreter(graph: region).run(arguments) else {
+                fatalError("interpreter: the region of a verified fused node failed to run")
+            }
+            return region.outputs.map { outputs[$0.name]! }
+        }
         let results = node.op.kernel(inputs, node.attributes, resultTypes)
         precondition(results.count == node.results.count, "\(node.op.name) kernel returned \(results.count) results")
         return zip(results, resultTypes).map { t, type in

@@ -36,6 +36,8 @@ public struct OpTraits: OptionSet, Hashable, Sendable {
     public static let loss = OpTraits(rawValue: 1 << 11)
     /// Exists to express gradients (convolution backward data, pad backward, …).
     public static let backward = OpTraits(rawValue: 1 << 12)
+    /// Holds a region (a sub-graph) that fusion passes made; runs after autodiff, so it needs no VJP.
+    public static let fused = OpTraits(rawValue: 1 << 13)
 }
 
 /// One declared attribute: its kind, default, and a check of its value.

@@ -33,6 +33,15 @@ public func verify(_ graph: Graph) -> [Diagnostic] {
             report(message, location)
             continue
         }
+        if let region = node.region {
+            verifyRegion(region, of: node, in: graph, report)
+            for result in node.results { defined[result.index] = true }
+            continue
+        }
+        if op.traits.contains(.fused) {
+            report("'\(op.name)' node has no region", location)
+            continue
+        }
         do {
             let checked = try op.checkAttributes(node.attributes)
             if checked != node.attributes {
@@ -72,6 +81,22 @@ public func verify(_ graph: Graph) -> [Diagnostic] {
         report("the graph marks \(lossCount) losses; autodiff needs exactly one", graph.outputs.first { $0.isLoss }?.location)
     }
     return problems
+}
+
+/// A fused node's region: itself a valid graph, whose arguments match the operands and outputs the results.
+private func verifyRegion(_ region: Graph, of node: Node, in graph: Graph, _ report: (String, SourceLocation?) -> Void) {
+    for problem in verify(region) { report("in the region of '\(node.op.name)': \(problem.message)", problem.location ?? node.location) }
+    let operandTypes = node.operands.map { graph.values.indices.contains($0.index) ? graph.type(of: $0).description : "?" }
+    let argumentTypes = region.arguments.map { region.type(of: $0.value).description }
+    if operandTypes != argumentTypes {
+        report("'\(node.op.name)' operands are \(operandTypes.joined(separator: ", ")) but its region takes \(argumentTypes.joined(separator: ", "))", node.location)
+    }
+    let resultTypes = node.results.map { graph.type(of: $0) }
+    let outputTypes = region.outputs.map { region.type(of: $0.value) }
+    if resultTypes != outputTypes {
+        report("'\(node.op.name)' results are \(resultTypes.map(\.description).joined(separator: ", ")) but its region yields \(outputTypes.map(\.description).joined(separator: ", "))", node.location)
+    }
+    do { _ = try node.op.checkAttributes(node.attributes) } catch { report(error.message, node.location) }
 }
 
 extension Graph {

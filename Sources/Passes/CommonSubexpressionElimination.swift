@@ -19,6 +19,8 @@ public struct CommonSubexpressionElimination: Pass {
         var operands: [ValueID]
         var attributes: Attributes
         var resultTypes: [TensorType]
+        /// Fused nodes are equal only with equal regions.
+        var region: Graph?
     }
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
@@ -27,7 +29,8 @@ public struct CommonSubexpressionElimination: Pass {
         let result = try GraphRewriter.rewrite(graph, pass: name) { r, node in
             var operands = node.operands
             if node.op.traits.contains(.commutative) { operands.sort() }
-            let key = Key(op: node.op.name, operands: operands, attributes: node.attributes, resultTypes: node.resultTypes)
+            let key = Key(op: node.op.name, operands: operands, attributes: node.attributes, resultTypes: node.resultTypes,
+                          region: node.region)
             if let existing = seen[key] {
                 merged += 1
                 return existing

@@ -31,7 +31,7 @@ public struct ConstantFolding: Pass {
 
     /// The constant replacing `node` when all of its operands are constants and its result is a splat.
     static func fold(_ node: RewriteCandidate, _ r: GraphRewriter) throws -> ValueID? {
-        guard node.resultTypes.count == 1, !node.op.traits.contains(.constant) else { return nil }
+        guard node.resultTypes.count == 1, node.op.traits.isDisjoint(with: [.constant, .fused]) else { return nil }
         let values = node.operands.compactMap(r.splat)
         guard values.count == node.operands.count,
               let value = splatResult(node, operands: zip(values, node.operands.map(r.type(of:))).map { ($0, $1) }),

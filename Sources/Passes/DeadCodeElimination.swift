@@ -39,9 +39,8 @@ extension Graph {
             map[arg.value] = result.addArgument(name: arg.name, kind: arg.kind, type: type(of: arg.value), location: arg.location)
         }
         for (index, node) in nodes.enumerated() where keep[index] {
-            let results = result.appendNode(
-                op: node.op, operands: node.operands.map { map[$0]! }, attributes: node.attributes,
-                resultTypes: node.results.map { type(of: $0) }, location: node.location)
+            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
+                                            resultTypes: node.results.map { type(of: $0) })
             for (old, new) in zip(node.results, results) { map[old] = new }
         }
         for output in outputs {

@@ -10,6 +10,8 @@ struct RewriteCandidate {
     var location: SourceLocation?
     /// The node's index in the source graph (for analyses made on the source).
     var sourceIndex: Int
+    /// A fused node's region, carried through unchanged.
+    var region: Graph? = nil
 }
 
 /// Rebuilds a graph node by node, in order, letting a rule replace each node's results with values of the
@@ -57,6 +59,9 @@ final class GraphRewriter {
     /// that need the kept node's results (cse). Returning them replaces the node by its own copy.
     func copy(_ node: RewriteCandidate) -> [ValueID] {
         origins.append(node.sourceIndex)
+        if let region = node.region {
+            return graph.appendFusedNode(kind: node.attributes.string("kind"), operands: node.operands, region: region, location: node.location)
+        }
         return graph.appendNode(op: node.op, operands: node.operands, attributes: node.attributes,
                                 resultTypes: node.resultTypes, location: node.location)
     }
@@ -76,7 +81,8 @@ final class GraphRewriter {
         for (index, node) in source.nodes.enumerated() {
             let candidate = RewriteCandidate(
                 op: node.op, operands: node.operands.map { map[$0.index]! }, attributes: node.attributes,
-                resultTypes: node.results.map { source.type(of: $0) }, location: node.location, sourceIndex: index)
+                resultTypes: node.results.map { source.type(of: $0) }, location: node.location, sourceIndex: index,
+                region: node.region)
             if let replacement = try rule(r, candidate) {
                 // A wrong replacement would surface far away as a verifier error; name the culprit here.
                 guard replacement.map(r.type(of:)) == candidate.resultTypes else {

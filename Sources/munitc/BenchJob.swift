@@ -37,6 +37,21 @@ struct BenchJob {
         }
     }
 
+    /// Runs each executable of `a` and `b` once (no feedback) from their bound arguments and returns the
+    /// worst difference of any output, relative as |a − b| / (1 + |b|).
+    static func worstDifference(_ a: BenchJob, _ b: BenchJob) throws -> Double {
+        var worst = 0.0
+        for (x, y) in zip(a.executables, b.executables) {
+            x.execute()
+            y.execute()
+            for output in y.graph.outputs {
+                let (p, q) = (try x.output(output.name).scalars, try y.output(output.name).scalars)
+                for (u, v) in zip(p, q) { worst = Swift.max(worst, u.isNaN != v.isNaN ? .infinity : Swift.abs(u - v) / (1 + Swift.abs(v))) }
+            }
+        }
+        return worst
+    }
+
     /// One warm-up iteration, then `iterations` timed ones with per-kernel profiling.
     func measure(iterations: Int) throws -> Result {
         try runOnce()
@@ -88,8 +103,17 @@ extension BenchJob.Result {
         return lines.joined(separator: "\n")
     }
 
-    func json(top: Int) -> String {
-        let object: [String: Any] = [
+    /// The fused-against-unfused summary of `--compare-unfused`.
+    func comparison(unfused: BenchJob.Result, agreement: Double) -> String {
+        let kernels = { (r: BenchJob.Result) in r.job.executables.reduce(0) { $0 + $1.report.kernels } }
+        return String(format: "  unfused: median %.3f s per iteration (%d kernels, %d calls) vs fused %.3f s (%d kernels, %d calls): "
+                      + "speedup %.2fx; outputs agree to %.2g (worst relative difference)",
+                      unfused.median, kernels(unfused), unfused.kernels.reduce(0) { $0 + $1.calls }, median, kernels(self),
+                      self.kernels.reduce(0) { $0 + $1.calls }, unfused.median / median, agreement)
+    }
+
+    func json(top: Int, unfused: BenchJob.Result? = nil, agreement: Double? = nil) -> String {
+        var object: [String: Any] = [
             "title": job.title,
             "threads": job.threads,
             "median_seconds": median,
@@ -101,6 +125,11 @@ extension BenchJob.Result {
             "arena_bytes": job.executables.reduce(0) { $0 + $1.report.arenaBytes },
             "top_kernels": kernels.prefix(top).map { ["kernel": $0.symbol, "calls": $0.calls, "seconds": $0.seconds] },
         ]
+        if let unfused {
+            object["unfused_median_seconds"] = unfused.median
+            object["speedup"] = unfused.median / median
+            object["worst_difference"] = agreement ?? 0
+        }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -38,6 +38,7 @@ struct Build: ParsableCommand {
     @Option(help: "adam and sgd: L2 weight decay added to the gradient.") var weightDecay = 0.0
     @Option(help: "sgd: momentum.") var momentum = 0.0
     @Flag var optimization: OptimizationLevel = .O3
+    @Flag(help: "Leave the fusion passes out of the default pipeline.") var noFuse = false
     @Option(help: "What to write: graph, llvm (optimised IR), asm, or obj (with OUT.json).") var emit: EmitKind = .graph
     @Option(name: [.short, .long], help: "Write the result here instead of standard output.") var output: String?
     @Option(help: "Threads the compiled step will use (recorded; default: every core).") var threads: Int?
@@ -61,6 +62,7 @@ struct Build: ParsableCommand {
                 }
             } else {
                 pipeline = try PassRegistry.defaultPipeline(train: train?.rawValue, settings)
+                    + (noFuse ? [] : PassRegistry.fusionPipeline())
             }
             var manager = PassManager(pipeline: pipeline)
             manager.disabled = Set(disablePass)

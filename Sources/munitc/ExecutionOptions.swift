@@ -1,5 +1,6 @@
 import ArgumentParser
 import LLVMBackend
+import Passes
 import GraphIR
 import Training
 
@@ -10,6 +11,7 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Which executor runs the graphs: llvm (compiled native kernels) or interp (the reference interpreter).")
     var backend: BackendKind = .llvm
     @Option(help: "Threads for generated kernels and OpenBLAS (default: every core).") var threads: Int?
+    @Flag(help: "Run the graphs unfused (no fusion passes).") var noFuse = false
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -18,6 +20,7 @@ struct ExecutionOptions: ParsableArguments {
     var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads) }
 
     func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
+        let graph = noFuse ? graph : try fused(graph)
         do { return try backend.makeRunner(graph, options: compileOptions) } catch let error as BackendError {
             throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
         }
@@ -25,3 +28,8 @@ struct ExecutionOptions: ParsableArguments {
 }
 
 extension EmitKind: ExpressibleByArgument {}
+
+/// `graph` after the fusion pipeline (what every executing command runs unless `--no-fuse`).
+func fused(_ graph: GraphIR.Graph) throws -> GraphIR.Graph {
+    try PassManager(pipeline: PassRegistry.fusionPipeline()).run(graph).0
+}

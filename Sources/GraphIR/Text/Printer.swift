@@ -31,25 +31,32 @@ private struct GraphPrinter {
         }
     }
 
-    func print() -> String {
-        var out = "graph \(TextSyntax.name(graph.name)) {\n"
+    func print() -> String { "graph \(TextSyntax.name(graph.name)) {\n" + body(indent: "  ") + "}\n" }
+
+    /// The statements, one per line at `indent`; a fused node's region follows it in braces, indented further.
+    func body(indent: String) -> String {
+        var out = ""
         // Merge arguments and nodes by the first value each defines (a node with no results stays right
         // after the statement before it).
         var a = 0, n = 0
         while a < graph.arguments.count || n < graph.nodes.count {
             let nodeKey = n < graph.nodes.count ? (graph.nodes[n].results.first?.index ?? -1) : Int.max
             if a < graph.arguments.count && graph.arguments[a].value.index < nodeKey {
-                out += "  " + argument(graph.arguments[a]) + "\n"
+                out += indent + argument(graph.arguments[a]) + "\n"
                 a += 1
             } else {
-                out += "  " + node(graph.nodes[n]) + "\n"
+                out += indent + node(graph.nodes[n])
+                if let region = graph.nodes[n].region {
+                    out += " {\n" + GraphPrinter(region).body(indent: indent + "  ") + indent + "}"
+                }
+                out += "\n"
                 n += 1
             }
         }
         for output in graph.outputs {
-            out += "  \(output.isLoss ? "loss" : "output") \(TextSyntax.name(output.name)) = \(reference(output.value))\n"
+            out += indent + "\(output.isLoss ? "loss" : "output") \(TextSyntax.name(output.name)) = \(reference(output.value))\n"
         }
-        return out + "}\n"
+        return out
     }
 
     private func argument(_ argument: GraphArgument) -> String {

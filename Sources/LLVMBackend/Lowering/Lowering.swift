@@ -6,6 +6,8 @@ struct LoweringInput {
     let attributes: Attributes
     let operands: [TensorType]
     let results: [TensorType]
+    /// A fused node's region.
+    var region: Graph? = nil
 
     var result: TensorType { results[0] }
     var dtype: DType { results[0].dtype }
@@ -56,7 +58,7 @@ enum Lowering: Sendable {
 enum Lowerings {
     static let table: [String: Lowering] = {
         var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias]
-        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction] {
+        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, fused] {
             table.merge(group) { _, _ in preconditionFailure("an op is lowered twice") }
         }
         return table

@@ -81,7 +81,7 @@ final class GraphCompiler {
         var nodeSymbols: [String?] = []
         for node in graph.nodes {
             report.nodes += 1
-            report.flops += node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes).flops
+            report.flops += graph.cost(of: node).flops
             switch try Lowerings.lowering(for: node.op) {
             case .alias:
                 aliasOf[node.results[0].index] = node.operands[0]
@@ -91,10 +91,12 @@ final class GraphCompiler {
             case .kernel(let lower):
                 let input = LoweringInput(op: node.op, attributes: node.attributes,
                                           operands: node.operands.map { graph.type(of: $0) },
-                                          results: node.results.map { graph.type(of: $0) })
+                                          results: node.results.map { graph.type(of: $0) }, region: node.region)
+                try Lowerings.checkFused(input)
                 let plan = lower(input)
                 plans.append(plan)
                 let key = "\(node.op.name)|\(node.attributes.values.sorted { $0.key < $1.key })|\(input.operands)|\(input.results)"
+                    + (node.region.map { "|" + printGraph($0) } ?? "")
                 if let existing = symbols[key] {
                     report.deduplicated += 1
                     nodeSymbols.append(existing)
@@ -127,7 +129,7 @@ final class GraphCompiler {
         for (i, node) in graph.nodes.enumerated() {
             guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
             let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
-            let cost = node.op.cost(node.operands.map { graph.type(of: $0) }, node.results.map { graph.type(of: $0) }, node.attributes)
+            let cost = graph.cost(of: node)
             for (p, phase) in kernel.phases.enumerated() {
                 // The node's cost is booked on its last phase, so profiles sum to the node.
                 calls.append(ScheduledCall(node: i, symbol: symbol + phase.suffix, buffers: buffers, parallelCount: phase.parallelCount,

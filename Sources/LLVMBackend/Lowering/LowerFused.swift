@@ -1,0 +1,56 @@
+import GraphIR
+
+/// Fused nodes: the region's nodes evaluated per element inside one loop nest.
+extension Lowerings {
+    /// The fusion kinds the backend generates kernels for.
+    static let fusedKinds: Set<String> = ["elementwise"]
+
+    static let fused: [String: Lowering] = ["fused": .kernel(elementwiseRegionPlan)]
+
+    /// Rejects fused nodes this backend cannot generate, naming the reason.
+    static func checkFused(_ input: LoweringInput) throws(BackendError) {
+        guard input.op.traits.contains(.fused) else { return }
+        let kind = input.attributes.string("kind")
+        guard fusedKinds.contains(kind), let region = input.region else {
+            throw BackendError("the LLVM backend cannot generate fused nodes of kind '\(kind)' (it knows \(fusedKinds.sorted()))")
+        }
+        for node in region.nodes where scalarFunctions[node.op.name] == nil && !node.op.traits.contains(.constant) {
+            throw BackendError("an elementwise fused node contains '\(node.op.name)', which is not a pointwise op")
+        }
+        if Set(input.results.map(\.shape)).count != 1 {
+            throw BackendError("an elementwise fused node's results must share one shape, got \(input.results.map(\.shape))")
+        }
+    }
+
+    /// One nest over the results' shape; operands read with broadcast strides; every region value a scalar
+    /// in registers, rounded to its dtype as the unfused kernels round their stores.
+    static let elementwiseRegionPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
+        let region = input.region!
+        let shape = input.results[0].shape
+        let strides = input.operands.map { broadcastStrides($0.shape, to: shape) } + input.results.map { _ in rowMajorStrides(shape) }
+        let nest = StridedNest(shape: shape, strides: strides)
+        let operandCount = input.operands.count
+        var opNames: [String] = []
+        for node in region.nodes where !node.op.traits.contains(.constant) && !opNames.contains(node.op.name) { opNames.append(node.op.name) }
+        let name = "fused_" + opNames.prefix(4).joined(separator: "_") + (opNames.count > 4 ? "_etc" : "") + "_\(KernelName.shape(shape))"
+        return KernelPlan(name: name, parallelCount: nest.parallelCount) { e in
+            nest.emit(e) { offsets in
+                var values: [Int: IRValue] = [:]
+                for (k, argument) in region.arguments.enumerated() { values[argument.value.index] = e.load(k, offsets[k]) }
+                for node in region.nodes {
+                    let dtype = region.type(of: node.results[0]).dtype
+                    let value: IRValue
+                    if node.op.traits.contains(.constant) {
+                        value = e.real(node.attributes.float("value"), dtype)
+                    } else {
+                        value = e.convert(scalarFunctions[node.op.name]!(e, node.operands.map { values[$0.index]! }, node.attributes), to: dtype)
+                    }
+                    values[node.results[0].index] = value
+                }
+                for (j, output) in region.outputs.enumerated() {
+                    e.store(values[output.value.index]!, operandCount + j, offsets[operandCount + j])
+                }
+            }
+        }
+    }
+}

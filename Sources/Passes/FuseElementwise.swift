@@ -1,0 +1,165 @@
+import GraphIR
+
+/// Groups chains of pointwise ops over one shape into fused nodes of kind `elementwise` (Adam's update of a
+/// parameter, an activation's backward mask, a loss's arithmetic), which the backend turns into one loop:
+/// each operand element loaded once, intermediates in registers, one store per value used outside.
+///
+/// Fusible: elementwise ops with one operand or NumPy broadcasting (not PReLU, whose slope follows the
+/// channel axis), all of the same result shape. Splat constants they use are copied into the region. A
+/// group sits where its first node was, so a node may join only if its other operands exist by then; this
+/// keeps the graph acyclic without a reachability analysis.
+public struct FuseElementwise: Pass {
+    public let name = "fuse-elementwise"
+    public let summary = "fuse chains of same-shape pointwise ops into one elementwise kernel"
+
+    public init() {}
+
+    static func fusible(_ op: OpDefinition) -> Bool {
+        guard op.traits.contains(.elementwise), !op.traits.contains(.fused) else { return false }
+        if case .fixed(let names) = op.operands, names.count == 1 { return true }
+        return op.traits.contains(.broadcasting)
+    }
+
+    struct Group {
+        var shape: [Int]
+        var first: Int
+        var members: [Int]
+    }
+
+    public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
+        var groupOf = [Int?](repeating: nil, count: graph.nodes.count)
+        var groups: [Group] = []
+        func producer(_ v: ValueID) -> Int? {
+            if case .node(let n, _) = graph.values[v.index].definition { return n }
+            return nil
+        }
+        func isConstant(_ v: ValueID) -> Bool { producer(v).map { graph.nodes[$0].op.traits.contains(.constant) } ?? false }
+        // Where a value becomes available once groups are placed at their first node.
+        func available(_ v: ValueID) -> Int {
+            guard let p = producer(v) else { return -1 }
+            return groupOf[p].map { groups[$0].first } ?? p
+        }
+
+        // Whether `members` (plus constants) can sit at `first`: every other operand exists by then.
+        func placeable(_ members: [Int], at first: Int) -> Bool {
+            let inside = Set(members)
+            return members.allSatisfy { m in
+                graph.nodes[m].operands.allSatisfy { v in
+                    if let p = producer(v), inside.contains(p) { return true }
+                    return isConstant(v) || available(v) < first
+                }
+            }
+        }
+
+        for (i, node) in graph.nodes.enumerated() where FuseElementwise.fusible(node.op) && node.results.count == 1 {
+            let shape = graph.type(of: node.results[0]).shape
+            var candidates: [Int] = []
+            for v in node.operands {
+                if let p = producer(v), let g = groupOf[p], groups[g].shape == shape, !candidates.contains(g) { candidates.append(g) }
+            }
+            // Prefer merging every group this node joins (Adam's moment chains meet in the update); else one.
+            let everything = candidates.flatMap { groups[$0].members } + [i]
+            let first = candidates.map { groups[$0].first }.min() ?? i
+            let target: [Int]
+            if candidates.count > 1 && placeable(everything, at: first) {
+                target = candidates
+            } else if let g = candidates.first(where: { placeable(groups[$0].members + [i], at: groups[$0].first) }) {
+                target = [g]
+            } else {
+                target = []
+            }
+            if let keep = target.min(by: { groups[$0].first < groups[$1].first }) {
+                for g in target where g != keep {
+                    for member in groups[g].members { groupOf[member] = keep }
+                    groups[keep].members += groups[g].members
+                    groups[g].members = []
+                }
+                groups[keep].members.append(i)
+                groups[keep].members.sort()
+                groupOf[i] = keep
+            } else {
+                groupOf[i] = groups.count
+                groups.append(Group(shape: shape, first: i, members: [i]))
+            }
+        }
+
+        // Values used outside their group (by other nodes or outputs) become the fused node's results.
+        var usedOutside = Set<ValueID>(graph.outputs.map(\.value))
+        for (i, node) in graph.nodes.enumerated() {
+            for v in node.operands {
+                if let p = producer(v), let g = groupOf[p], groups[g].members.count > 1, groupOf[i] == g { continue }
+                usedOutside.insert(v)
+            }
+        }
+        // A group none of whose values is used is dead code: left as it is, for dce.
+        for g in groups.indices where !groups[g].members.isEmpty
+            && !groups[g].members.contains(where: { graph.nodes[$0].results.contains(where: usedOutside.contains) }) {
+            for member in groups[g].members { groupOf[member] = nil }
+            groups[g].members = [groups[g].first]
+        }
+        let fusedGroups = groups.indices.filter { groups[$0].members.count > 1 }
+        statistics["groups"] = fusedGroups.count
+        statistics["nodes-fused"] = fusedGroups.reduce(0) { $0 + groups[$1].members.count }
+        if fusedGroups.isEmpty { return graph }
+
+        var result = Graph(name: graph.name)
+        var map: [ValueID: ValueID] = [:]
+        for argument in graph.arguments {
+            map[argument.value] = result.addArgument(name: argument.name, kind: argument.kind, type: graph.type(of: argument.value),
+                                                     location: argument.location)
+        }
+        for (i, node) in graph.nodes.enumerated() {
+            if let g = groupOf[i], groups[g].members.count > 1 {
+                guard groups[g].first == i else { continue }  // emitted with its group
+                let (region, operands, exported) = makeRegion(groups[g], graph, usedOutside, isConstant)
+                let results = result.appendFusedNode(kind: "elementwise", operands: operands.map { map[$0]! }, region: region,
+                                                     location: node.location)
+                for (old, new) in zip(exported, results) { map[old] = new }
+                continue
+            }
+            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
+                                            resultTypes: node.results.map { graph.type(of: $0) })
+            for (old, new) in zip(node.results, results) { map[old] = new }
+        }
+        for output in graph.outputs {
+            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
+        }
+        return result
+    }
+
+    /// The group as a graph: external operands become arguments `a0, a1, …` (in order of first use), splat
+    /// constants are copied in, values used outside become outputs `r0, r1, …`.
+    private func makeRegion(_ group: Group, _ graph: Graph, _ usedOutside: Set<ValueID>, _ isConstant: (ValueID) -> Bool)
+        -> (region: Graph, operands: [ValueID], exported: [ValueID]) {
+        var region = Graph(name: "region")
+        var map: [ValueID: ValueID] = [:]
+        var operands: [ValueID] = []
+        let members = Set(group.members)
+        for index in group.members {
+            let node = graph.nodes[index]
+            for v in node.operands where map[v] == nil {
+                if isConstant(v), case .node(let p, _) = graph.values[v.index].definition {
+                    let constant = graph.nodes[p]
+                    map[v] = region.appendNode(op: constant.op, operands: [], attributes: constant.attributes,
+                                               resultTypes: [graph.type(of: v)], location: constant.location)[0]
+                } else if case .node(let p, _) = graph.values[v.index].definition, members.contains(p) {
+                    continue  // defined by an earlier member
+                } else {
+                    map[v] = region.addArgument(name: "a\(operands.count)", kind: .input, type: graph.type(of: v))
+                    operands.append(v)
+                }
+            }
+            let results = region.appendNode(op: node.op, operands: node.operands.map { map[$0]! }, attributes: node.attributes,
+                                            resultTypes: node.results.map { graph.type(of: $0) }, location: node.location)
+            for (old, new) in zip(node.results, results) { map[old] = new }
+        }
+        var exported: [ValueID] = []
+        for index in group.members {
+            for r in graph.nodes[index].results where usedOutside.contains(r) {
+                region.addOutput(name: "r\(exported.count)", value: map[r]!)
+                exported.append(r)
+            }
+        }
+        return (region, operands, exported)
+    }
+}
