@@ -42,12 +42,14 @@ struct Bench: ParsableCommand {
             let workload = try file.map { try graphWorkload($0) } ?? configWorkload()
             let main = try workload.job(fuse: !noFuse, options: options)
             guard compareUnfused else {
+                workload.release()
                 let result = try main.measure(iterations: iters)
                 print(json ? result.json(top: top) : result.text(top: top))
                 return
             }
             // Agreement first, while both start from the same arguments (timing feeds updates back).
             let unfused = try workload.job(fuse: false, options: options)
+            workload.release()
             let agreement = try BenchJob.worstDifference(main, unfused)
             let result = try main.measure(iterations: iters)
             let baseline = try unfused.measure(iterations: iters)
@@ -72,13 +74,13 @@ struct Bench: ParsableCommand {
         let graphs = [try buildMUNITGraph(.disStep, config: settings, options: shape),
                       try buildMUNITGraph(.genStep, config: settings, options: shape)]
         // Parameters from NVlabs' initialisation, images uniform in [−1, 1], styles normal, Adam state zero.
-        let parameters = initialMUNITParameters(config: settings, seed: 0)
+        let parameters = ParameterCache { initialMUNITParameters(config: settings, seed: 0) }
         let crop = "\(settings.batchSize)×3×\(settings.cropImageHeight)×\(settings.cropImageWidth)"
         var workload = BenchWorkload(
             title: "MUNIT training iteration, \(config ?? "built-in config"), batch×crop \(crop), gen dim \(settings.gen.dim)",
             graphs: graphs
         ) { argument, type, rng in
-            if let t = parameters[argument] { return t }
+            if let t = parameters.tensors[argument] { return t }
             if argument == OptimizerNames.learningRate { return Tensor(type, repeating: settings.lr) }
             if argument == OptimizerNames.step { return Tensor(type, repeating: 1) }
             if argument.hasPrefix("optimizer.") { return Tensor.zeros(type) }
@@ -87,6 +89,22 @@ struct Bench: ParsableCommand {
         }
         workload.graphSeconds = Date().timeIntervalSince(graphStart)
         workload.feedsBack = true
+        workload.release = parameters.clear
         return workload
     }
+}
+
+/// NVlabs' initial parameters, made on first use and dropped once every step is bound (as float64
+/// tensors they would otherwise double the process's peak memory).
+final class ParameterCache {
+    private let make: () -> [String: Tensor]
+    private var cached: [String: Tensor]?
+    init(_ make: @escaping () -> [String: Tensor]) { self.make = make }
+    var tensors: [String: Tensor] {
+        if let cached { return cached }
+        let made = make()
+        cached = made
+        return made
+    }
+    func clear() { cached = nil }
 }

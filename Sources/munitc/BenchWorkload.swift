@@ -12,6 +12,8 @@ struct BenchWorkload {
     var graphSeconds = 0.0
     /// Whether `next.X` outputs are copied into argument X after each graph (a training iteration).
     var feedsBack = false
+    /// Frees what only binding needed (called once every job is built).
+    var release: () -> Void = {}
 
     init(title: String, graphs: [Graph], initial: @escaping (String, TensorType, inout SplitMix64) -> Tensor) {
         self.title = title
@@ -24,7 +26,8 @@ struct BenchWorkload {
         var executables: [Executable] = []
         for graph in graphs {
             let input = fuse ? try fused(graph) : graph
-            do { executables.append(try Executable(graph: input, options: options)) } catch {
+            // Later steps share the earlier steps' parameter buffers: one copy of each parameter.
+            do { executables.append(try Executable(graph: input, options: options, sharingArgumentsWith: executables)) } catch {
                 throw UserError("compiling '\(graph.name)': \(error)")
             }
         }
@@ -39,7 +42,11 @@ struct BenchWorkload {
             for (i, step) in executables.enumerated() {
                 for output in step.graph.outputs where output.name.hasPrefix("next.") {
                     let target = String(output.name.dropFirst(5))
-                    for (j, other) in executables.enumerated() where other.hasArgument(target) { feedback.append((i, output.name, j, target)) }
+                    for (j, other) in executables.enumerated() where other.hasArgument(target) {
+                        // A shared buffer needs one copy.
+                        let copied = feedback.contains { $0.0 == i && $0.1 == output.name && executables[$0.2].sharesArgument(target, with: other) }
+                        if !copied { feedback.append((i, output.name, j, target)) }
+                    }
                 }
             }
         }

@@ -16,12 +16,13 @@ final class BufferStore {
         for m in mappings { munmap(m.base, m.length) }
     }
 
-    /// Zeroed memory for `bytes` bytes.
-    func allocate(_ bytes: Int) throws(BackendError) -> UnsafeMutableRawPointer {
+    /// Memory for `bytes` bytes, zeroed unless `zeroed` is false: the arena is not, since every kernel writes
+    /// before it reads, and pages never touched then never become resident.
+    func allocate(_ bytes: Int, zeroed: Bool = true) throws(BackendError) -> UnsafeMutableRawPointer {
         guard guarded else {
             let size = MemoryPlan.aligned(bytes)
             let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryPlan.alignment)
-            block.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            if zeroed { block.initializeMemory(as: UInt8.self, repeating: 0, count: size) }
             heap.append(block)
             return block
         }

@@ -43,7 +43,13 @@ public final class Executable: @unchecked Sendable {
         steps.map { KernelCall(symbol: $0.call.symbol, node: $0.call.node, flops: $0.call.cost.flops, bytes: $0.call.cost.bytes) }
     }
 
-    public init(graph: Graph, options: CompileOptions = CompileOptions()) throws(BackendError) {
+    /// Other executables whose argument buffers this one shares (kept alive while this one lives).
+    private let sharing: [Executable]
+
+    /// Compiles `graph`. Arguments with the name and type of an argument of one of `sharing` use that
+    /// buffer instead of their own: the steps of a training iteration then hold one copy of every parameter.
+    public init(graph: Graph, options: CompileOptions = CompileOptions(), sharingArgumentsWith sharing: [Executable] = []) throws(BackendError) {
+        self.sharing = sharing
         self.graph = graph
         self.options = options
         let compiler = try GraphCompiler(graph: graph, options: options)
@@ -60,14 +66,23 @@ public final class Executable: @unchecked Sendable {
         let store = BufferStore(guarded: options.guardedBuffers)
         self.store = store
         var argumentBuffers: [UnsafeMutableRawPointer] = []
-        for argument in graph.arguments { argumentBuffers.append(try store.allocate(graph.type(of: argument.value).byteCount)) }
+        for argument in graph.arguments {
+            let type = graph.type(of: argument.value)
+            var shared: UnsafeMutableRawPointer?
+            for other in sharing where shared == nil {
+                if let j = other.argumentIndex[argument.name], other.graph.type(of: other.graph.arguments[j].value) == type {
+                    shared = other.argumentBuffers[j]
+                }
+            }
+            if let shared { argumentBuffers.append(shared) } else { argumentBuffers.append(try store.allocate(type.byteCount)) }
+        }
         self.argumentBuffers = argumentBuffers
         // One arena, or in guarded mode one mapping per planned block.
         var arenaBlocks: [Int: UnsafeMutableRawPointer] = [:]
         if options.guardedBuffers {
             for (offset, bytes) in compiler.plan.blocks { arenaBlocks[offset] = try store.allocate(bytes) }
         } else {
-            arenaBlocks[0] = try store.allocate(compiler.plan.arenaBytes)
+            arenaBlocks[0] = try store.allocate(compiler.plan.arenaBytes, zeroed: false)
         }
         self.arenaBlocks = arenaBlocks
         let guarded = options.guardedBuffers
@@ -151,6 +166,12 @@ public final class Executable: @unchecked Sendable {
         let (from, to) = (graph.type(of: value), target.graph.type(of: target.graph.arguments[j].value))
         guard from == to else { throw BackendError("output '\(name)' is \(from) but argument '\(argument)' is \(to)") }
         target.argumentBuffers[j].copyMemory(from: pointer(to: value), byteCount: from.byteCount)
+    }
+
+    /// Whether `argument` of this executable and `other`'s argument of the same name are one buffer.
+    public func sharesArgument(_ argument: String, with other: Executable) -> Bool {
+        guard let i = argumentIndex[argument], let j = other.argumentIndex[argument] else { return false }
+        return argumentBuffers[i] == other.argumentBuffers[j]
     }
 
     /// Whether the graph has an argument of this name.
