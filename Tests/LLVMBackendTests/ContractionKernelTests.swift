@@ -16,6 +16,12 @@ import Testing
         Conv(x: [1, 4, 7, 9], out: 3, kernel: [3, 2], stride: [2, 3], pad: [2, 0, 1, 0]),
         Conv(x: [2, 2, 5, 5], out: 3, kernel: [1, 1], stride: [2, 2], pad: [0, 0, 0, 0]),
         Conv(x: [1, 1, 1, 1], out: 2, kernel: [1, 1], stride: [1, 1], pad: [0, 0, 0, 0]),
+        // Unpadded stride 1 on planes of at least 1024 wide-grid columns: the wide-grid GEMMs (MUNIT's
+        // convolutions after their reflect pads); smaller planes take im2col.
+        Conv(x: [2, 3, 35, 33], out: 4, kernel: [3, 3], stride: [1, 1], pad: [0, 0, 0, 0]),
+        Conv(x: [1, 4, 40, 29], out: 3, kernel: [2, 5], stride: [1, 1], pad: [0, 0, 0, 0]),
+        Conv(x: [2, 2, 36, 36], out: 3, kernel: [5, 5], stride: [1, 1], pad: [0, 0, 0, 0]),
+        Conv(x: [3, 3, 8, 9], out: 2, kernel: [3, 1], stride: [1, 1], pad: [0, 0, 0, 0]),
     ]
 
     @Test func convolutionsForwardAndBackward() throws {

@@ -151,6 +151,7 @@ extension Lowerings {
         let g = ConvGeometry(x: x, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: input.result.shape,
                              attributes: input.attributes)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.forward(input, g) }
+        if WideGridConvolution.applies(g) { return WideGridConvolution.forward(input, g) }
         let hasBias = input.operands.count == 3, y = input.operands.count, col = y + 1
         let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
@@ -179,6 +180,7 @@ extension Lowerings {
         let g = ConvGeometry(x: input.result.shape, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: gy,
                              attributes: input.attributes)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardInput(input, g) }
+        if WideGridConvolution.applies(g) { return WideGridConvolution.backwardInput(input, g) }
         let gemm = KernelPhase(suffix: g.isPointwise ? "" : "_gemm", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
                 let target = g.isPointwise ? e.pointer(2, offset: n * (g.c * g.h * g.w)) : e.pointer(3, offset: n * (g.patch * g.plane))
@@ -200,6 +202,7 @@ extension Lowerings {
         let x = input.operands[0].shape, gy = input.operands[1].shape, kernel = input.attributes.ints("kernel")
         let g = ConvGeometry(x: x, kernel: kernel, outputChannels: gy[1], output: gy, attributes: input.attributes)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
+        if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
         // One call over the whole batch: the sum over samples must not be split across threads.
         let gemm = KernelPhase(suffix: "", parallelCount: 1, usesBLAS: true) { e in
             e.loop(g.n) { n in

@@ -1,0 +1,130 @@
+import GraphIR
+
+/// Unpadded stride-1 convolutions (all of MUNIT's but the downsampling ones: its padding is a separate
+/// reflect `pad`) as a sum of kh·kw GEMMs over shifted views of the input, with no im2col or col2im.
+///
+/// The trick: compute the output on the "wide grid" of OH rows × W input columns instead of OH × OW. Then the
+/// input seen from tap (ky, kx) is the plain matrix x + ky·W + kx of C rows × OH·W columns with row stride
+/// H·W, which BLAS takes as it is. The W − OW extra columns per row are garbage (they wrap into the next
+/// row) and are dropped when the result is compacted; in the gradients they are zeros. Every product stops
+/// kw − 1 columns short of the full wide grid: those are extra columns too, and the last tap's rows would
+/// otherwise run past the end of the input.
+enum WideGridConvolution {
+    /// Unpadded, stride 1, not 1×1, and a wide grid of at least `minimumColumns`: below that, nine skinny GEMMs
+    /// lose to one im2col GEMM (measured: 16×16 images at 256 channels lose, 32×32 win).
+    static func applies(_ g: ConvGeometry) -> Bool {
+        g.stride == [1, 1] && g.pad.allSatisfy { $0 == 0 } && !g.isPointwise && wide(g) >= minimumColumns
+    }
+    static let minimumColumns = 1024
+
+    static func taps(_ g: ConvGeometry) -> Int { g.kh * g.kw }
+    /// Columns of the wide grid.
+    static func wide(_ g: ConvGeometry) -> Int { g.oh * g.w }
+    /// Columns the products compute: the wide grid less the last row's kw − 1 extra columns.
+    static func used(_ g: ConvGeometry) -> Int { wide(g) - (g.kw - 1) }
+
+    /// weight[O, C, kh, kw] → per-tap matrices wt[t, O, C], parallel over O; rows of wt written contiguously.
+    static func repackPhase(_ g: ConvGeometry, weight: Int, into wt: Int) -> KernelPhase {
+        KernelPhase(suffix: "_repack", parallelCount: g.o) { e in
+            e.loop(e.begin, e.end) { o in
+                e.loop(taps(g)) { t in
+                    let row = (t * g.o + o) * g.c
+                    e.loop(g.c) { c in e.store(e.load(weight, (o * g.c + c) * taps(g) + t), wt, row + c) }
+                }
+            }
+        }
+    }
+
+    /// gy[N, O, OH, OW] → gy on the wide grid [N, O, OH·W], zeros in the extra columns; parallel over N·O.
+    static func expandPhase(_ g: ConvGeometry, gy: Int, into wideGy: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "_expand", parallelCount: g.n * g.o) { e in
+            let zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { plane in
+                e.loop(g.oh) { oy in
+                    let (from, to) = ((plane * g.oh + oy) * g.ow, plane * wide(g) + oy * g.w)
+                    e.loop(g.ow) { ox in e.store(e.load(gy, from + ox), wideGy, to + ox) }
+                    e.loop(g.ow, g.w) { ox in e.store(zero, wideGy, to + ox) }
+                }
+            }
+        }
+    }
+
+    /// The GEMMs for one sample and one tap: called inside loops over samples and taps (ky = t / kw, kx = t % kw).
+    static func shift(_ g: ConvGeometry, _ t: IRValue) -> IRValue { (t / g.kw) * g.w + t % g.kw }
+
+    static func forward(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let hasBias = input.operands.count == 3, y = input.operands.count, wt = y + 1, wideY = y + 2
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: g.n, usesBLAS: true) { e in
+            e.loop(e.begin, e.end) { n in
+                e.loop(taps(g)) { t in
+                    e.gemm(input.dtype, transA: false, transB: false, m: g.o, n: used(g), k: g.c,
+                           a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
+                           b: e.pointer(0, offset: n * (g.c * g.h * g.w) + shift(g, t)), ldb: g.h * g.w,
+                           beta: e.select(t.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype)),
+                           c: e.pointer(wideY, offset: n * (g.o * wide(g))), ldc: wide(g))
+                }
+            }
+        }
+        // Drop the extra columns and add the bias, parallel over N·O.
+        let compact = KernelPhase(suffix: "", parallelCount: g.n * g.o) { e in
+            e.loop(e.begin, e.end) { plane in
+                let bias = hasBias ? e.load(2, plane % g.o) : e.real(0, input.dtype)
+                e.loop(g.oh) { oy in
+                    let (from, to) = (plane * wide(g) + oy * g.w, (plane * g.oh + oy) * g.ow)
+                    e.loop(g.ow) { ox in e.store(e.load(wideY, from + ox) + bias, y, to + ox) }
+                }
+            }
+        }
+        let scratch = [TensorType(input.dtype, [taps(g), g.o, g.c]), TensorType(input.dtype, [g.n, g.o, wide(g)])]
+        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch,
+                          phases: [repackPhase(g, weight: 1, into: wt), gemm, compact])
+    }
+
+    /// gx[n] = Σ_t wt[t]ᵀ · gy_wide[n], each tap's product added at its shift (the extra columns add zeros).
+    static func backwardInput(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let (gy, weight, gx, wt, wideGy) = (0, 1, 2, 3, 4)
+        let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
+            let zero = e.real(0, input.dtype)
+            e.loop(e.begin, e.end) { n in
+                let sample = n * (g.c * g.h * g.w)
+                e.loop(g.c * g.h * g.w) { i in e.store(zero, gx, sample + i) }
+                e.loop(taps(g)) { t in
+                    e.gemm(input.dtype, transA: true, transB: false, m: g.c, n: used(g), k: g.o,
+                           a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
+                           b: e.pointer(wideGy, offset: n * (g.o * wide(g))), ldb: wide(g),
+                           beta: e.real(1, input.dtype), c: e.pointer(gx, offset: sample + shift(g, t)), ldc: g.h * g.w)
+                }
+            }
+        }
+        let scratch = [TensorType(input.dtype, [taps(g), g.o, g.c]), TensorType(input.dtype, [g.n, g.o, wide(g)])]
+        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch,
+                          phases: [repackPhase(g, weight: weight, into: wt), expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm])
+    }
+
+    /// gwt[t] = Σ_n gy_wide[n] · (x[n] shifted by t)ᵀ, then unpacked to [O, C, kh, kw].
+    static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            e.loop(taps(g)) { t in
+                e.loop(g.n) { n in
+                    e.gemm(input.dtype, transA: false, transB: true, m: g.o, n: g.c, k: used(g),
+                           a: e.pointer(wideGy, offset: n * (g.o * wide(g))), lda: wide(g),
+                           b: e.pointer(x, offset: n * (g.c * g.h * g.w) + shift(g, t)), ldb: g.h * g.w,
+                           beta: e.select(n.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype)),
+                           c: e.pointer(gwt, offset: t * (g.o * g.c)), ldc: g.c)
+                }
+            }
+        }
+        let unpack = KernelPhase(suffix: "", parallelCount: g.o) { e in
+            e.loop(e.begin, e.end) { o in
+                e.loop(taps(g)) { t in
+                    let row = (t * g.o + o) * g.c
+                    e.loop(g.c) { c in e.store(e.load(gwt, row + c), gw, (o * g.c + c) * taps(g) + t) }
+                }
+            }
+        }
+        let scratch = [TensorType(input.dtype, [g.n, g.o, wide(g)]), TensorType(input.dtype, [taps(g), g.o, g.c])]
+        return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch,
+                          phases: [expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm, unpack])
+    }
+}
