@@ -56,11 +56,11 @@ let package = Package(
         ),
         .target(name: "MUNITGraphs", dependencies: ["GraphIR", "Passes", "Yams"]),
         // Replay, training loop, data and checkpoints: what runs the compiled steps.
-        .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs", "LLVMBackend"]),
+        .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs", "LLVMBackend", "ImageIO"]),
         .executableTarget(
             name: "munitc",
             dependencies: [
-                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs", "Training",
+                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs", "Training", "ImageIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend", "GraphIR", "Passes", "MUNITGraphs"],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageIO"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR"]),
     ]

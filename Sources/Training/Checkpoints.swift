@@ -1,0 +1,112 @@
+import Foundation
+import GraphIR
+import MUNITGraphs
+
+/// NVlabs' snapshots as safetensors in `DIR/checkpoints`: `gen_%08d.safetensors` and `dis_%08d.safetensors`
+/// (numbered by iterations done) hold both networks' whole `state_dict`, parameters and buffers, as
+/// `a.<name>` / `b.<name>` (strip the prefix and PyTorch's `AdaINGen` / `MsImageDis` load them strictly);
+/// `optimizer.safetensors` holds Adam's moments and the iteration it belongs to. All are written atomically,
+/// the optimizer file last, so it always names a complete snapshot: resuming reads it first.
+public struct CheckpointStore {
+    public let folder: URL
+    public let layout: MUNITLayout
+
+    public init(folder: URL, config: MUNITConfig) {
+        self.folder = folder
+        layout = MUNITLayout(config: config)
+    }
+
+    public static let optimizerFile = "optimizer.safetensors"
+    public static func generatorFile(_ iteration: Int) -> String { String(format: "gen_%08d.safetensors", iteration) }
+    public static func discriminatorFile(_ iteration: Int) -> String { String(format: "dis_%08d.safetensors", iteration) }
+
+    /// `gen_a.x` → `a.x`, `dis_b.y` → `b.y`: the file's key of a trainer tensor.
+    static func fileKey(_ name: String, _ network: MUNITNetwork) -> String {
+        let prefix = network == .genA || network == .disA ? "a." : "b."
+        return prefix + name.dropFirst(network.rawValue.count + 1)
+    }
+
+    /// The trainer's tensors (parameters and buffers) of the generators or the discriminators.
+    func names(generators: Bool) -> [(name: String, shape: [Int], network: MUNITNetwork)] {
+        let networks: Set<MUNITNetwork> = generators ? [.genA, .genB] : [.disA, .disB]
+        return layout.parameters.filter { networks.contains($0.network) }.map { ($0.name, $0.shape, $0.network) }
+            + layout.buffers.filter { networks.contains($0.network) }.map { ($0.name, $0.shape, $0.network) }
+    }
+
+    /// Writes the snapshot of `iteration` from the training state (parameters, buffers, `optimizer.*`).
+    public func save(_ state: [String: Tensor], iteration: Int, seed: UInt64) throws {
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw TrainingError("\(folder.path): cannot create the checkpoint folder (\(error.localizedDescription))")
+        }
+        for generators in [true, false] {
+            var tensors: [String: Tensor] = [:]
+            for entry in names(generators: generators) { tensors[CheckpointStore.fileKey(entry.name, entry.network)] = state[entry.name] }
+            let file = folder.appendingPathComponent(generators ? CheckpointStore.generatorFile(iteration) : CheckpointStore.discriminatorFile(iteration))
+            try write(SafetensorsFile(tensors: tensors), to: file)
+        }
+        var optimizer = state.filter { $0.key.hasPrefix("optimizer.") }
+        optimizer["iteration"] = Tensor(.f64, shape: [1], scalars: [Double(iteration)])
+        // The seed as two exact 32-bit halves (a double holds 53 bits).
+        optimizer["seed"] = Tensor(.f64, shape: [2], scalars: [Double(seed >> 32), Double(seed & 0xFFFF_FFFF)])
+        try write(SafetensorsFile(tensors: optimizer), to: folder.appendingPathComponent(CheckpointStore.optimizerFile))
+    }
+
+    private func write(_ file: SafetensorsFile, to url: URL) throws {
+        do { try file.write(to: url) } catch { throw TrainingError("\(url.path): cannot write the checkpoint (\(error))") }
+    }
+
+    /// The newest complete snapshot: its iteration, seed and the state it restores (nil when none exists).
+    public func latest() throws -> (iteration: Int, seed: UInt64, state: [String: Tensor])? {
+        let optimizerURL = folder.appendingPathComponent(CheckpointStore.optimizerFile)
+        guard FileManager.default.fileExists(atPath: optimizerURL.path) else { return nil }
+        var optimizer = try read(optimizerURL)
+        guard let iteration = optimizer.removeValue(forKey: "iteration")?.scalars.first, iteration >= 0,
+              let seedHalves = optimizer.removeValue(forKey: "seed")?.scalars, seedHalves.count == 2 else {
+            throw TrainingError("\(optimizerURL.path): not a munitc optimizer checkpoint (no 'iteration' and 'seed')")
+        }
+        let k = Int(iteration)
+        var state = optimizer
+        state.merge(try load(generators: true, iteration: k)) { a, _ in a }
+        state.merge(try load(generators: false, iteration: k)) { a, _ in a }
+        return (k, UInt64(seedHalves[0]) << 32 | UInt64(seedHalves[1]), state)
+    }
+
+    /// The generators' (or discriminators') tensors of snapshot `iteration`, checked against the config.
+    public func load(generators: Bool, iteration: Int) throws -> [String: Tensor] {
+        let url = folder.appendingPathComponent(generators ? CheckpointStore.generatorFile(iteration) : CheckpointStore.discriminatorFile(iteration))
+        return try CheckpointStore.restore(read(url), names: names(generators: generators), file: url)
+    }
+
+    /// Maps a checkpoint's `a.`/`b.` keys back to trainer names, requiring exactly the config's tensors.
+    static func restore(_ tensors: [String: Tensor], names: [(name: String, shape: [Int], network: MUNITNetwork)], file: URL) throws -> [String: Tensor] {
+        var state: [String: Tensor] = [:]
+        for entry in names {
+            let key = fileKey(entry.name, entry.network)
+            guard let t = tensors[key] else {
+                throw TrainingError("\(file.path): has no '\(key)' (does the checkpoint belong to this config?)")
+            }
+            guard t.shape == entry.shape else {
+                throw TrainingError("\(file.path): '\(key)' has shape \(t.shape), the config needs \(entry.shape)")
+            }
+            state[entry.name] = t.converted(to: .f32)
+        }
+        let expected = Set(names.map { fileKey($0.name, $0.network) })
+        if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw TrainingError("\(file.path): has '\(extra)', which this config's networks do not have")
+        }
+        return state
+    }
+
+    func read(_ url: URL) throws -> [String: Tensor] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingError("\(url.path): the checkpoint file is missing") }
+        do { return try SafetensorsFile.read(contentsOf: url).tensors } catch {
+            throw TrainingError("\(url.path): cannot read the checkpoint (\(error))")
+        }
+    }
+
+    /// A generator file on its own (what `translate` takes): both generators' tensors, checked.
+    public static func loadGenerators(_ url: URL, config: MUNITConfig) throws -> [String: Tensor] {
+        let store = CheckpointStore(folder: url.deletingLastPathComponent(), config: config)
+        return try restore(store.read(url), names: store.names(generators: true), file: url)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import GraphIR
+import ImageIO
+import MUNITGraphs
+
+/// A training or reporting failure the user can act on: names the file, folder or config key.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The image files of one split of one domain (NVlabs' `trainA`, `testB`, …), in a fixed order.
+public struct ImageList: Sendable {
+    public var name: String
+    public var files: [URL]
+    /// Channels the domain's network takes (`input_dim_a`/`_b`): 3, or 1 for grayscale.
+    public var channels: Int
+
+    static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+
+    /// The images of `folder`, sorted by name (NVlabs' `ImageFolder` sorts too).
+    static func folder(_ folder: URL, name: String, channels: Int) throws -> ImageList {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError("\(folder.path): the \(name) image folder does not exist")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
+        let files = entries.filter { extensions.contains($0.pathExtension.lowercased()) }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+        guard !files.isEmpty else { throw TrainingError("\(folder.path): the \(name) folder has no .jpg, .jpeg or .png images") }
+        return ImageList(name: name, files: files, channels: channels)
+    }
+
+    /// NVlabs' list-file form: one path per line, relative to `root`.
+    static func list(_ listFile: URL, root: URL, name: String, channels: Int) throws -> ImageList {
+        guard let text = try? String(contentsOf: listFile, encoding: .utf8) else {
+            throw TrainingError("\(listFile.path): cannot read the \(name) image list")
+        }
+        let files = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { root.appendingPathComponent($0).standardizedFileURL }
+        guard !files.isEmpty else { throw TrainingError("\(listFile.path): the \(name) image list is empty") }
+        for file in files where !FileManager.default.fileExists(atPath: file.path) {
+            throw TrainingError("\(file.path): listed in \(listFile.path) but missing")
+        }
+        return ImageList(name: name, files: files, channels: channels)
+    }
+}
+
+/// The four image lists of a config: `data_root/{trainA,trainB,testA,testB}` or NVlabs' list-file keys.
+/// Relative paths resolve against the working directory, as NVlabs' scripts do.
+public struct DataSource: Sendable {
+    public var trainA, trainB, testA, testB: ImageList
+
+    public init(config: MUNITConfig, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) throws {
+        func resolve(_ path: String) -> URL {
+            path.hasPrefix("/") ? URL(fileURLWithPath: path) : workingDirectory.appendingPathComponent(path).standardizedFileURL
+        }
+        let channels = (a: config.inputDimA, b: config.inputDimB)
+        if let root = config.dataRoot {
+            let base = resolve(root)
+            trainA = try .folder(base.appendingPathComponent("trainA"), name: "trainA", channels: channels.a)
+            trainB = try .folder(base.appendingPathComponent("trainB"), name: "trainB", channels: channels.b)
+            testA = try .folder(base.appendingPathComponent("testA"), name: "testA", channels: channels.a)
+            testB = try .folder(base.appendingPathComponent("testB"), name: "testB", channels: channels.b)
+            return
+        }
+        func list(_ split: String, _ domain: String, _ channels: Int) throws -> ImageList {
+            let folderKey = "data_folder_\(split)_\(domain)", listKey = "data_list_\(split)_\(domain)"
+            guard let folder = config.dataLists[folderKey], let listFile = config.dataLists[listKey] else {
+                throw TrainingError("the config names no images: set data_root (with trainA, trainB, testA, testB), "
+                    + "or \(folderKey) and \(listKey) and their train/test, a/b siblings")
+            }
+            return try .list(resolve(listFile), root: resolve(folder), name: "\(split)\(domain.uppercased())", channels: channels)
+        }
+        trainA = try list("train", "a", channels.a)
+        trainB = try list("train", "b", channels.b)
+        testA = try list("test", "a", channels.a)
+        testB = try list("test", "b", channels.b)
+    }
+}
+
+/// NVlabs' transforms for one domain: resize the shorter side to `new_size` (if set), crop, and for
+/// training flip; then [−1, 1] tensors, grayscale by torchvision's weights for 1-channel domains.
+struct ImagePipeline: Sendable {
+    var newSize: Int?
+    var cropWidth: Int
+    var cropHeight: Int
+
+    func load(_ file: URL, channels: Int, train: Bool, rng: inout SplitMix64) throws -> RGBImage {
+        let image: RGBImage
+        do { image = try RGBImage.decode(contentsOf: file) } catch { throw TrainingError("\(error)") }
+        var transformed = image
+        if train, Double.random(in: 0..<1, using: &rng) < 0.5 { transformed = transformed.flippedHorizontally() }
+        if let newSize { transformed = transformed.resized(shorterSide: newSize) }
+        guard transformed.width >= cropWidth, transformed.height >= cropHeight else {
+            throw TrainingError("\(file.path): the image is \(image.width)×\(image.height), "
+                + "\(newSize.map { "\(transformed.width)×\(transformed.height) after resizing its shorter side to new_size \($0), " } ?? "")"
+                + "smaller than the crop \(cropWidth)×\(cropHeight) (crop_image_width × crop_image_height)")
+        }
+        return train ? transformed.randomCropped(width: cropWidth, height: cropHeight, using: &rng)
+                     : transformed.centerCropped(width: cropWidth, height: cropHeight)
+    }
+
+    /// A batch tensor [N, channels, H, W] in [−1, 1].
+    static func tensor(_ images: [RGBImage], channels: Int) -> Tensor {
+        let rgb = ImageTensor.batch(images)
+        guard channels == 1 else { return rgb }
+        let (n, plane) = (images.count, rgb.shape[2] * rgb.shape[3])
+        var gray = [Double](repeating: 0, count: n * plane)
+        for i in 0..<n {
+            for p in 0..<plane {
+                let (r, g, b) = (rgb.scalars[(i * 3) * plane + p], rgb.scalars[(i * 3 + 1) * plane + p], rgb.scalars[(i * 3 + 2) * plane + p])
+                gray[i * plane + p] = 0.299 * r + 0.587 * g + 0.114 * b
+            }
+        }
+        return Tensor(.f32, shape: [n, 1, rgb.shape[2], rgb.shape[3]], scalars: gray)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GraphIR
+import ImageIO
+import MUNITGraphs
+
+/// NVlabs' `write_2images` for the train and test display images: `gen_a2b_<tag>.png` (x_a, its
+/// reconstruction, translations with a fixed and a random style) and `gen_b2a_<tag>.png`, tagged
+/// `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then `index.html` lists them.
+final class SampleWriter {
+    let config: MUNITConfig
+    let output: TrainingOutput
+    let seed: UInt64
+    let count: Int
+    let runner: any StepRunner
+    let graph: Graph
+    let display: [(tag: String, a: Tensor, b: Tensor)]
+    let fixedA: Tensor, fixedB: Tensor
+
+    init(config: MUNITConfig, data: BatchLoader, source: DataSource, seed: UInt64, output: TrainingOutput,
+         makeRunner: (Graph) throws -> any StepRunner) throws {
+        self.config = config
+        self.output = output
+        self.seed = seed
+        count = [config.displaySize, source.trainA.files.count, source.trainB.files.count, source.testA.files.count,
+                 source.testB.files.count].min()!
+        display = [("train", try data.display(source.trainA, count: count, train: true, seed: seed),
+                    try data.display(source.trainB, count: count, train: true, seed: seed &+ 1)),
+                   ("test", try data.display(source.testA, count: count, train: false, seed: seed),
+                    try data.display(source.testB, count: count, train: false, seed: seed))]
+        graph = try buildMUNITSampleGraph(config: config, batchSize: count, height: config.cropImageHeight, width: config.cropImageWidth)
+        runner = try makeRunner(graph)
+        // NVlabs draws the fixed display styles once, when the trainer is made.
+        fixedA = SampleWriter.styles(seed: seed, purpose: 1, iteration: 0, count: count, dim: config.gen.styleDim)
+        fixedB = SampleWriter.styles(seed: seed, purpose: 2, iteration: 0, count: count, dim: config.gen.styleDim)
+    }
+
+    static func styles(seed: UInt64, purpose: UInt64, iteration: Int, count: Int, dim: Int) -> Tensor {
+        var rng = SplitMix64(seed: BatchSchedule.mix(seed, 5, purpose, UInt64(iteration)))
+        let type = TensorType(.f32, [count, dim, 1, 1])
+        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
+    }
+
+    /// Three channels for the grid (NVlabs `expand(-1, 3, -1, -1)` for grayscale domains).
+    static func rgb(_ t: Tensor) -> Tensor {
+        guard t.shape[1] == 1 else { return t }
+        let (n, plane) = (t.shape[0], t.shape[2] * t.shape[3])
+        var scalars: [Double] = []
+        scalars.reserveCapacity(n * 3 * plane)
+        for i in 0..<n { for _ in 0..<3 { scalars += t.scalars[(i * plane)..<((i + 1) * plane)] } }
+        return Tensor(t.dtype, shape: [n, 3, t.shape[2], t.shape[3]], scalars: scalars)
+    }
+
+    func write(state: [String: Tensor], iteration: Int, current: Bool) throws {
+        for (tag, a, b) in display {
+            var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
+                                            MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
+            inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
+            inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
+            for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = state[argument.name] }
+            let out = try runner.run(inputs)
+            let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
+            let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(SampleWriter.rgb)
+            let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(SampleWriter.rgb)
+            for (direction, images) in [("a2b", a2b), ("b2a", b2a)] {
+                let url = output.images.appendingPathComponent("gen_\(direction)_\(name).png")
+                do { try ImageGrid.writeImages(images, displayCount: count, to: url) } catch {
+                    throw TrainingError("\(url.path): cannot write the sample grid (\(error))")
+                }
+            }
+        }
+        try writeIndex()
+    }
+
+    /// `images/index.html`: the newest grids first, each with what its rows show.
+    func writeIndex() throws {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: output.images.path)) ?? [])
+            .filter { $0.hasSuffix(".png") }.sorted { a, b in
+                let (ca, cb) = (a.contains("current"), b.contains("current"))
+                return ca != cb ? ca : a > b
+            }
+        var html = """
+            <!doctype html><html><head><meta charset="utf-8"><title>munitc samples</title>
+            <style>body{font-family:sans-serif;background:#222;color:#ddd} img{image-rendering:pixelated;max-width:100%;border:1px solid #555}</style>
+            </head><body><h1>munitc training samples</h1>
+            <p>Each grid: row 1 the input images, row 2 their reconstructions, row 3 translations with fixed styles, row 4 with random styles.
+            a2b grids translate domain A to B, b2a the other way; train and test display images.</p>
+
+            """
+        for file in files { html += "<h3>\(file)</h3><img src=\"\(file)\">\n" }
+        html += "</body></html>\n"
+        do { try writeFileAtomically(Data(html.utf8), to: output.images.appendingPathComponent("index.html")) } catch {
+            throw TrainingError("\(output.images.path)/index.html: cannot write (\(error))")
+        }
+    }
+}

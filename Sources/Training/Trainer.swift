@@ -1,0 +1,175 @@
+import Foundation
+import GraphIR
+import MUNITGraphs
+import Passes
+
+/// Where a training run writes: `config.yaml`, `log.jsonl`, `images/` (grids and `index.html`) and
+/// `checkpoints/`.
+public struct TrainingOutput: Sendable {
+    public var folder: URL
+    public var images: URL { folder.appendingPathComponent("images") }
+    public var checkpoints: URL { folder.appendingPathComponent("checkpoints") }
+    public var log: URL { folder.appendingPathComponent("log.jsonl") }
+    public init(folder: URL) { self.folder = folder }
+
+    /// Creates the folders, or says which one cannot be made or written.
+    func prepare() throws {
+        for url in [folder, images, checkpoints] {
+            do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw TrainingError("\(url.path): cannot create the output folder (\(error.localizedDescription))")
+            }
+            guard FileManager.default.isWritableFile(atPath: url.path) else {
+                throw TrainingError("\(url.path): the output folder is not writable")
+            }
+        }
+    }
+}
+
+/// NVlabs' `train.py` loop: per iteration the learning-rate schedule, the dis step, then the gen step, on
+/// compiled (or interpreted) step graphs; losses logged every `log_iter`, sample grids every
+/// `image_save_iter` (and `image_display_iter` as "current"), snapshots every `snapshot_save_iter`, and
+/// always a grid and a snapshot of the last iteration. All randomness derives from the seed and the
+/// iteration number, so a resumed run continues exactly as an uninterrupted one.
+public final class Trainer {
+    public let config: MUNITConfig
+    public let output: TrainingOutput
+    public let seed: UInt64
+    public var maxIterations: Int
+    /// Receives the progress line after every iteration (a person watches it).
+    public var progress: (String) -> Void = { _ in }
+
+    let data: BatchLoader
+    let source: DataSource
+    let disStep: any StepRunner, genStep: any StepRunner
+    let disGraph: Graph, genGraph: Graph
+    let samples: SampleWriter
+    let checkpoints: CheckpointStore
+    /// Parameters, buffers and optimiser state by graph argument name.
+    public private(set) var state: [String: Tensor]
+    /// Iterations done.
+    public private(set) var iteration = 0
+
+    /// Builds the step graphs and runners and the data pipeline; with `resume`, restores the newest snapshot
+    /// in the output's checkpoint folder (an error if there is none).
+    public init(config: MUNITConfig, output: TrainingOutput, seed: UInt64, maxIterations: Int? = nil, resume: Bool,
+                makeRunner: (Graph) throws -> any StepRunner) throws {
+        self.config = config
+        self.output = output
+        self.maxIterations = maxIterations ?? config.maxIter
+        try output.prepare()
+        checkpoints = CheckpointStore(folder: output.checkpoints, config: config)
+        var seed = seed
+        if resume {
+            guard let snapshot = try checkpoints.latest() else {
+                throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile))")
+            }
+            (iteration, seed, state) = (snapshot.iteration, snapshot.seed, snapshot.state)
+        } else {
+            state = initialMUNITParameters(config: config, seed: seed)
+        }
+        self.seed = seed
+        source = try DataSource(config: config)
+        let pipeline = ImagePipeline(newSize: config.newSize, cropWidth: config.cropImageWidth, cropHeight: config.cropImageHeight)
+        if let newSize = config.newSize, newSize < max(config.cropImageWidth, config.cropImageHeight) {
+            throw TrainingError("new_size \(newSize) is smaller than the crop (crop_image_height \(config.cropImageHeight), "
+                + "crop_image_width \(config.cropImageWidth)): resized images could not be cropped")
+        }
+        data = try BatchLoader(source: source, pipeline: pipeline, batchSize: config.batchSize, seed: seed)
+        let shape = MUNITGraphOptions(batchSize: config.batchSize, height: config.cropImageHeight, width: config.cropImageWidth)
+        disGraph = try buildMUNITGraph(.disStep, config: config, options: shape)
+        genGraph = try buildMUNITGraph(.genStep, config: config, options: shape)
+        disStep = try makeRunner(disGraph)
+        genStep = try makeRunner(genGraph)
+        for graph in [disGraph, genGraph] {
+            for argument in graph.arguments where argument.name.hasPrefix("optimizer.") && state[argument.name] == nil
+                && argument.name != OptimizerNames.learningRate && argument.name != OptimizerNames.step {
+                state[argument.name] = Tensor.zeros(graph.type(of: argument.value))
+            }
+        }
+        samples = try SampleWriter(config: config, data: data, source: source, seed: seed, output: output, makeRunner: makeRunner)
+    }
+
+    /// Standard-normal style codes [B, style_dim, 1, 1] for `purpose` at iteration `k`.
+    func noise(_ purpose: UInt64, _ k: Int, count: Int) -> Tensor {
+        var rng = SplitMix64(seed: BatchSchedule.mix(seed, 4, purpose, UInt64(k)))
+        let type = TensorType(.f32, [count, config.gen.styleDim, 1, 1])
+        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
+    }
+
+    /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
+    func run(_ step: any StepRunner, _ graph: Graph, batch: TrainingBatch, noisePurpose: UInt64) throws -> [String: Double] {
+        let k = batch.iteration
+        var inputs: [String: Tensor] = [:]
+        for argument in graph.arguments {
+            let type = graph.type(of: argument.value)
+            switch argument.name {
+            case MUNITGraphNames.xA: inputs[argument.name] = batch.a
+            case MUNITGraphNames.xB: inputs[argument.name] = batch.b
+            case MUNITGraphNames.sA: inputs[argument.name] = noise(noisePurpose, k, count: config.batchSize)
+            case MUNITGraphNames.sB: inputs[argument.name] = noise(noisePurpose + 1, k, count: config.batchSize)
+            case OptimizerNames.learningRate: inputs[argument.name] = Tensor(type, scalars: [config.learningRate(iteration: k)])
+            case OptimizerNames.step: inputs[argument.name] = Tensor(type, scalars: [Double(k + 1)])
+            default:
+                guard let t = state[argument.name] else { throw TrainingError("internal: no value for '\(argument.name)'") }
+                inputs[argument.name] = t
+            }
+        }
+        let outputs = try step.run(inputs)
+        var losses: [String: Double] = [:]
+        for (name, t) in outputs {
+            if name.hasPrefix("next.") { state[String(name.dropFirst(5))] = t }
+            if name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
+        }
+        return losses
+    }
+
+    /// Trains until `maxIterations` are done, then writes the last grid and snapshot.
+    public func train() throws {
+        let start = Date(), startIteration = iteration
+        var lastLosses: [String: Double] = [:]
+        while iteration < maxIterations {
+            let batch = try data.batch(iteration: iteration)
+            var losses = try run(disStep, disGraph, batch: batch, noisePurpose: 10)
+            losses.merge(try run(genStep, genGraph, batch: batch, noisePurpose: 20)) { a, _ in a }
+            if let bad = losses.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
+                throw TrainingError("loss '\(bad.key)' became \(bad.value) at iteration \(iteration + 1); stopped. "
+                    + "The last good checkpoint is in \(output.checkpoints.path)")
+            }
+            iteration += 1
+            lastLosses = losses
+            if iteration % config.logIter == 0 { try log(losses) }
+            if iteration % config.imageSaveIter == 0 { try samples.write(state: state, iteration: iteration, current: false) }
+            if iteration % config.imageDisplayIter == 0 { try samples.write(state: state, iteration: iteration, current: true) }
+            if iteration % config.snapshotSaveIter == 0 { try checkpoints.save(state, iteration: iteration, seed: seed) }
+            let rate = Double(iteration - startIteration) / max(Date().timeIntervalSince(start), 1e-9)
+            let eta = Double(maxIterations - iteration) / max(rate, 1e-9)
+            progress(String(format: "[%d/%d] %.2f it/s, ETA %@, dis %.4f, gen %.4f", iteration, maxIterations, rate,
+                            Trainer.duration(eta), losses["dis_total"] ?? .nan, losses["gen_total"] ?? .nan))
+        }
+        // Whatever the intervals, the last iteration leaves a grid and a snapshot.
+        if iteration % config.imageSaveIter != 0 { try samples.write(state: state, iteration: iteration, current: false) }
+        if iteration % config.snapshotSaveIter != 0 { try checkpoints.save(state, iteration: iteration, seed: seed) }
+        if iteration % config.logIter != 0 && !lastLosses.isEmpty { try log(lastLosses) }
+    }
+
+    func log(_ losses: [String: Double]) throws {
+        var entry: [String: Any] = ["iteration": iteration, "lr": config.learningRate(iteration: iteration - 1)]
+        for (name, value) in losses { entry[name] = value }
+        let line = (try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) + Data("\n".utf8)
+        guard let handle = try? FileHandle(forWritingTo: output.log) else {
+            guard FileManager.default.createFile(atPath: output.log.path, contents: line) else {
+                throw TrainingError("\(output.log.path): cannot write the loss log")
+            }
+            return
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    }
+}
