@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageIO"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
-        .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR"]),
+        .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR", "ImageIO"]),
     ]
 )

@@ -1,0 +1,158 @@
+import Foundation
+import GraphIR
+import MUNITGraphs
+import Testing
+@testable import Training
+
+/// The training loop end to end on generated images, tiny networks on the interpreter (seconds in debug).
+@Suite(.serialized) struct TrainerTests {
+    static func folder(_ name: String) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("munitc-train-\(name)-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A tiny NVlabs config over `dataRoot`, with every interval 2; `overrides` replace top-level keys.
+    static func config(dataRoot: URL, overrides: [String: String] = [:]) throws -> MUNITConfig {
+        var keys: [String: String] = [
+            "image_save_iter": "2", "image_display_iter": "2", "display_size": "2", "snapshot_save_iter": "2", "log_iter": "2",
+            "max_iter": "3", "batch_size": "1", "weight_decay": "0.0001", "beta1": "0.5", "beta2": "0.999", "init": "kaiming",
+            "lr": "0.0001", "lr_policy": "step", "step_size": "100000", "gamma": "0.5", "gan_w": "1", "recon_x_w": "10",
+            "recon_s_w": "1", "recon_c_w": "1", "recon_x_cyc_w": "0", "vgg_w": "0", "input_dim_a": "3", "input_dim_b": "3",
+            "new_size": "16", "crop_image_height": "16", "crop_image_width": "16", "data_root": dataRoot.path,
+            "gen": "{dim: 2, mlp_dim: 4, style_dim: 2, activ: relu, n_downsample: 1, n_res: 1, pad_type: reflect}",
+            "dis": "{dim: 2, norm: none, activ: lrelu, n_layer: 2, gan_type: lsgan, num_scales: 1, pad_type: reflect}",
+        ]
+        keys.merge(overrides) { _, new in new }
+        return try MUNITConfig.parse(yaml: keys.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"),
+                                     file: "tiny.yaml")
+    }
+
+    static let data: URL = {
+        let root = folder("data")
+        try! ShapesDataset.generate(at: root, trainCount: 6, testCount: 2)
+        return root
+    }()
+
+    static func train(_ output: URL, maxIterations: Int, resume: Bool = false, seed: UInt64 = 0,
+                      overrides: [String: String] = [:]) throws -> Trainer {
+        let trainer = try Trainer(config: config(dataRoot: data, overrides: overrides), output: TrainingOutput(folder: output), seed: seed,
+                                  maxIterations: maxIterations, resume: resume, makeRunner: { InterpreterRunner(graph: $0) })
+        try trainer.train()
+        return trainer
+    }
+
+    @Test func writesLogsGridsAndCheckpointsAtTheIntervalsAndAtTheEnd() throws {
+        let out = Self.folder("run")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let trainer = try Self.train(out, maxIterations: 3)
+        #expect(trainer.iteration == 3)
+        let checkpoints = Set(try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path))
+        #expect(checkpoints == ["gen_00000002.safetensors", "dis_00000002.safetensors", "gen_00000003.safetensors",
+                                "dis_00000003.safetensors", "optimizer.safetensors"])
+        let images = Set(try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("images").path))
+        for name in ["gen_a2b_train_00000002.png", "gen_b2a_test_00000003.png", "gen_a2b_test_current.png", "index.html"] {
+            #expect(images.contains(name), "\(name) in \(images.sorted())")
+        }
+        let log = try String(contentsOf: out.appendingPathComponent("log.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 2, "iteration 2 and the last")
+        #expect(log.last?.contains("\"iteration\":3") == true)
+        let html = try String(contentsOf: out.appendingPathComponent("images/index.html"), encoding: .utf8)
+        #expect(html.contains("gen_a2b_train_00000003.png"))
+    }
+
+    /// A run stopped after 2 iterations and resumed to 4 ends with the same bytes as one that ran 4.
+    @Test func resumedRunEqualsUninterruptedRunBitForBit() throws {
+        let (straight, interrupted) = (Self.folder("straight"), Self.folder("interrupted"))
+        defer { for f in [straight, interrupted] { try? FileManager.default.removeItem(at: f) } }
+        _ = try Self.train(straight, maxIterations: 4, seed: 9)
+        _ = try Self.train(interrupted, maxIterations: 2, seed: 9)
+        let resumed = try Self.train(interrupted, maxIterations: 4, resume: true, seed: 0)
+        #expect(resumed.seed == 9, "the seed comes from the checkpoint")
+        for file in ["gen_00000004.safetensors", "dis_00000004.safetensors", "optimizer.safetensors"] {
+            let a = try Data(contentsOf: straight.appendingPathComponent("checkpoints/\(file)"))
+            let b = try Data(contentsOf: interrupted.appendingPathComponent("checkpoints/\(file)"))
+            #expect(a == b, "\(file) differs")
+        }
+    }
+
+    @Test func checkpointsHoldStateDictNamesAndLoadBack() throws {
+        let out = Self.folder("ckpt")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let trainer = try Self.train(out, maxIterations: 1)
+        let gen = try SafetensorsFile.read(contentsOf: out.appendingPathComponent("checkpoints/gen_00000001.safetensors")).tensors
+        let layout = MUNITLayout(config: trainer.config)
+        let expected = Set((layout.parameters.map(\.name) + layout.buffers.map(\.name)).filter { $0.hasPrefix("gen_") }.map {
+            ($0.hasPrefix("gen_a.") ? "a." : "b.") + $0.dropFirst(6)
+        })
+        #expect(Set(gen.keys) == expected)
+        #expect(gen.keys.contains { $0.hasPrefix("a.dec.") && $0.hasSuffix("running_mean") }, "AdaIN buffers are saved")
+        let restored = try #require(try CheckpointStore(folder: out.appendingPathComponent("checkpoints"), config: trainer.config).latest())
+        #expect(restored.iteration == 1)
+        for (name, t) in trainer.state { #expect(restored.state[name]?.scalars == t.scalars, "\(name)") }
+    }
+
+    @Test func badDataAndCheckpointsAreNamed() throws {
+        let out = Self.folder("bad")
+        defer { try? FileManager.default.removeItem(at: out) }
+        // A missing data root.
+        let missing = out.appendingPathComponent("nowhere")
+        var error = #expect(throws: TrainingError.self) {
+            _ = try Trainer(config: Self.config(dataRoot: missing), output: TrainingOutput(folder: out.appendingPathComponent("o1")), seed: 0,
+                            resume: false, makeRunner: { InterpreterRunner(graph: $0) })
+        }
+        #expect(error?.description.contains(missing.appendingPathComponent("trainA").path) == true)
+        // An empty folder, then a corrupt image.
+        let data = out.appendingPathComponent("data")
+        for split in ["trainA", "trainB", "testA", "testB"] {
+            try FileManager.default.createDirectory(at: data.appendingPathComponent(split), withIntermediateDirectories: true)
+        }
+        error = #expect(throws: TrainingError.self) {
+            _ = try Trainer(config: Self.config(dataRoot: data), output: TrainingOutput(folder: out.appendingPathComponent("o2")), seed: 0,
+                            resume: false, makeRunner: { InterpreterRunner(graph: $0) })
+        }
+        #expect(error?.description.contains("trainA") == true)
+        for split in ["trainA", "trainB", "testA", "testB"] {
+            try FileManager.default.copyItem(at: Self.data.appendingPathComponent("\(split)/0000.png"), to: data.appendingPathComponent("\(split)/0000.png"))
+        }
+        let corrupt = data.appendingPathComponent("trainA/0001.png")
+        try Data([0x89, 0x50, 0x4E, 0x47, 1, 2, 3]).write(to: corrupt)
+        let trainer = try Trainer(config: Self.config(dataRoot: data), output: TrainingOutput(folder: out.appendingPathComponent("o3")), seed: 0,
+                                  maxIterations: 8, resume: false, makeRunner: { InterpreterRunner(graph: $0) })
+        error = #expect(throws: TrainingError.self) { try trainer.train() }
+        #expect(error?.description.contains(corrupt.path) == true)
+        // Images smaller than the crop, with no resize.
+        try FileManager.default.removeItem(at: corrupt)
+        error = #expect(throws: TrainingError.self) {
+            let t = try Trainer(config: Self.config(dataRoot: data, overrides: ["crop_image_height": "80", "crop_image_width": "80"]).withoutResize(),
+                                output: TrainingOutput(folder: out.appendingPathComponent("o4")), seed: 0, resume: false,
+                                makeRunner: { InterpreterRunner(graph: $0) })
+            try t.train()
+        }
+        #expect(error?.description.contains("smaller than the crop") == true)
+        // A truncated checkpoint.
+        let run = out.appendingPathComponent("o5")
+        _ = try Self.train(run, maxIterations: 1)
+        let gen = run.appendingPathComponent("checkpoints/gen_00000001.safetensors")
+        let bytes = try Data(contentsOf: gen)
+        try bytes.prefix(bytes.count / 2).write(to: gen)
+        error = #expect(throws: TrainingError.self) { _ = try Self.train(run, maxIterations: 2, resume: true) }
+        #expect(error?.description.contains(gen.path) == true)
+    }
+
+    @Test func aLossThatBecomesInfiniteStopsTrainingAndNamesIt() throws {
+        let out = Self.folder("nan")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let error = #expect(throws: TrainingError.self) { _ = try Self.train(out, maxIterations: 6, overrides: ["lr": "1.0e+30"]) }
+        #expect(error?.description.contains("loss '") == true)
+        #expect(error?.description.contains("at iteration") == true)
+    }
+}
+
+extension MUNITConfig {
+    func withoutResize() -> MUNITConfig {
+        var c = self
+        c.newSize = nil
+        return c
+    }
+}
