@@ -49,19 +49,34 @@ enum WideGridConvolution {
         }
     }
 
-    /// The GEMMs for one sample and one tap: called inside loops over samples and taps (ky = t / kw, kx = t % kw).
+    /// The offset of tap t's view of the input (ky = t / kw, kx = t % kw).
     static func shift(_ g: ConvGeometry, _ t: IRValue) -> IRValue { (t / g.kw) * g.w + t % g.kw }
+
+    /// Columns per block: every tap's product runs over one block before the next, so the block of the
+    /// result (or of gy) stays in cache across the kh·kw GEMMs instead of streaming from memory kh·kw times.
+    static let blockColumns = 1024
+
+    /// Calls `body(first column, columns)` for each block of the used columns.
+    static func forEachBlock(_ e: KernelEmitter, _ g: ConvGeometry, _ body: (IRValue, IRValue) -> Void) {
+        let blocks = (used(g) + blockColumns - 1) / blockColumns
+        e.loop(blocks) { block in
+            let first = block * blockColumns
+            body(first, e.min(e.index(blockColumns), e.index(used(g)) - first))
+        }
+    }
 
     static func forward(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
         let hasBias = input.operands.count == 3, y = input.operands.count, wt = y + 1, wideY = y + 2
         let gemm = KernelPhase(suffix: "_gemm", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
-                e.loop(taps(g)) { t in
-                    e.gemm(input.dtype, transA: false, transB: false, m: g.o, n: used(g), k: g.c,
-                           a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
-                           b: e.pointer(0, offset: n * (g.c * g.h * g.w) + shift(g, t)), ldb: g.h * g.w,
-                           beta: e.select(t.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype)),
-                           c: e.pointer(wideY, offset: n * (g.o * wide(g))), ldc: wide(g))
+                forEachBlock(e, g) { first, columns in
+                    e.loop(taps(g)) { t in
+                        e.gemm(input.dtype, transA: false, transB: false, m: e.index(g.o), n: columns, k: e.index(g.c),
+                               a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
+                               b: e.pointer(0, offset: n * (g.c * g.h * g.w) + shift(g, t) + first), ldb: g.h * g.w,
+                               beta: e.select(t.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype)),
+                               c: e.pointer(wideY, offset: n * (g.o * wide(g)) + first), ldc: wide(g))
+                    }
                 }
             }
         }
@@ -88,11 +103,13 @@ enum WideGridConvolution {
             e.loop(e.begin, e.end) { n in
                 let sample = n * (g.c * g.h * g.w)
                 e.loop(g.c * g.h * g.w) { i in e.store(zero, gx, sample + i) }
-                e.loop(taps(g)) { t in
-                    e.gemm(input.dtype, transA: true, transB: false, m: g.c, n: used(g), k: g.o,
-                           a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
-                           b: e.pointer(wideGy, offset: n * (g.o * wide(g))), ldb: wide(g),
-                           beta: e.real(1, input.dtype), c: e.pointer(gx, offset: sample + shift(g, t)), ldc: g.h * g.w)
+                forEachBlock(e, g) { first, columns in
+                    e.loop(taps(g)) { t in
+                        e.gemm(input.dtype, transA: true, transB: false, m: e.index(g.c), n: columns, k: e.index(g.o),
+                               a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
+                               b: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), ldb: wide(g),
+                               beta: e.real(1, input.dtype), c: e.pointer(gx, offset: sample + shift(g, t) + first), ldc: g.h * g.w)
+                    }
                 }
             }
         }
@@ -105,13 +122,16 @@ enum WideGridConvolution {
     static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
         let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
         let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
-            e.loop(taps(g)) { t in
-                e.loop(g.n) { n in
-                    e.gemm(input.dtype, transA: false, transB: true, m: g.o, n: g.c, k: used(g),
-                           a: e.pointer(wideGy, offset: n * (g.o * wide(g))), lda: wide(g),
-                           b: e.pointer(x, offset: n * (g.c * g.h * g.w) + shift(g, t)), ldb: g.h * g.w,
-                           beta: e.select(n.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype)),
-                           c: e.pointer(gwt, offset: t * (g.o * g.c)), ldc: g.c)
+            e.loop(g.n) { n in
+                forEachBlock(e, g) { first, columns in
+                    e.loop(taps(g)) { t in
+                        let initial = n.equal(e.index(0)).and(first.equal(e.index(0)))
+                        e.gemm(input.dtype, transA: false, transB: true, m: e.index(g.o), n: e.index(g.c), k: columns,
+                               a: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), lda: wide(g),
+                               b: e.pointer(x, offset: n * (g.c * g.h * g.w) + shift(g, t) + first), ldb: g.h * g.w,
+                               beta: e.select(initial, e.real(0, input.dtype), e.real(1, input.dtype)),
+                               c: e.pointer(gwt, offset: t * (g.o * g.c)), ldc: g.c)
+                    }
                 }
             }
         }
