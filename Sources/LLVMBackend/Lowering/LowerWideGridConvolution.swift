@@ -52,16 +52,20 @@ enum WideGridConvolution {
     /// The offset of tap t's view of the input (ky = t / kw, kx = t % kw).
     static func shift(_ g: ConvGeometry, _ t: IRValue) -> IRValue { (t / g.kw) * g.w + t % g.kw }
 
-    /// Columns per block: every tap's product runs over one block before the next, so the block of the
-    /// result (or of gy) stays in cache across the kh·kw GEMMs instead of streaming from memory kh·kw times.
+    /// About this many columns per block: every tap's product runs over one block before the next, so the
+    /// block of the result (or of gy) stays in cache across the kh·kw GEMMs instead of streaming from memory
+    /// kh·kw times. Blocks are equal (the used columns split into ⌊used / target⌋ parts), never a sliver.
     static let blockColumns = 1024
+    /// The weight gradient accumulates over columns into a small result, so it takes longer blocks.
+    static let weightBlockColumns = 4096
 
     /// Calls `body(first column, columns)` for each block of the used columns.
-    static func forEachBlock(_ e: KernelEmitter, _ g: ConvGeometry, _ body: (IRValue, IRValue) -> Void) {
-        let blocks = (used(g) + blockColumns - 1) / blockColumns
+    static func forEachBlock(_ e: KernelEmitter, _ g: ConvGeometry, target: Int = blockColumns, _ body: (IRValue, IRValue) -> Void) {
+        let blocks = max(1, used(g) / target)
+        let size = (used(g) + blocks - 1) / blocks
         e.loop(blocks) { block in
-            let first = block * blockColumns
-            body(first, e.min(e.index(blockColumns), e.index(used(g)) - first))
+            let first = block * size
+            body(first, e.min(e.index(size), e.index(used(g)) - first))
         }
     }
 
@@ -123,7 +127,7 @@ enum WideGridConvolution {
         let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
         let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
             e.loop(g.n) { n in
-                forEachBlock(e, g) { first, columns in
+                forEachBlock(e, g, target: weightBlockColumns) { first, columns in
                     e.loop(taps(g)) { t in
                         let initial = n.equal(e.index(0)).and(first.equal(e.index(0)))
                         e.gemm(input.dtype, transA: false, transB: true, m: e.index(g.o), n: e.index(g.c), k: columns,
