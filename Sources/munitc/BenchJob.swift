@@ -90,8 +90,8 @@ extension BenchJob.Result {
             lines.append(String(format: "  compiled %@: %d nodes -> %d kernels (%d deduplicated) in %.2f s, arena %.1f MB",
                                 e.graph.name, r.nodes, r.kernels, r.deduplicated, r.compileSeconds, Double(r.arenaBytes) / 1e6))
         }
-        lines.append("  iterations: " + seconds.map { String(format: "%.3f", $0) }.joined(separator: " ") + " s")
-        lines.append(String(format: "  median %.3f s per iteration; %.2f GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
+        lines.append("  iterations: " + seconds.map { String(format: "%.4g", $0) }.joined(separator: " ") + " s")
+        lines.append(String(format: "  median %.4g s per iteration; %.4g GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
                             median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds))
         lines.append(String(format: "  top kernels (of %.3f s in kernels per iteration):", kernelSeconds))
         lines.append("    " + "kernel".padding(toLength: 58, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// `munitc build --emit …` and `munitc bench` as a compiler engineer runs them.
+@Suite struct BackendCLITests {
+    static let example = "Examples/adain_resblock.graph"
+
+    @Test func buildEmitsEveryKindAndReportsCodegen() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let graph = try CLI.run(["build", Self.example, "--train", "adam", "-O2", "--print-ir-after", "fuse-elementwise"])
+        #expect(graph.status == 0, "\(graph.stderr)")
+        #expect(graph.stderr.contains("fuse-elementwise:") && graph.stderr.contains("kernels generated"), "\(graph.stderr)")
+        #expect(graph.stderr.contains("= fused("), "the dump after fuse-elementwise shows the fused regions")
+        #expect(graph.stderr.contains("memory plan: arena"))
+        #expect(graph.stdout.hasPrefix("graph "))
+        let llvm = try CLI.run(["build", Self.example, "--emit", "llvm"])
+        #expect(llvm.status == 0 && llvm.stdout.contains("define void @conv2d_k3_s1_p0_2x16x10x10_to16"), "\(llvm.stderr)")
+        let asm = try CLI.run(["build", Self.example, "--emit", "asm", "--no-fuse"])
+        #expect(asm.status == 0 && asm.stdout.contains("munitc_step"), "\(asm.stderr)")
+        let object = dir.appendingPathComponent("step.o").path
+        let obj = try CLI.run(["build", Self.example, "--emit", "obj", "-o", object])
+        #expect(obj.status == 0, "\(obj.stderr)")
+        let manifest = try String(contentsOfFile: object + ".json", encoding: .utf8)
+        #expect(manifest.contains("\"entry\" : \"munitc_step\""))
+        let noOutput = try CLI.run(["build", Self.example, "--emit", "obj"])
+        #expect(noOutput.status != 0 && noOutput.stderr.contains("-o"), "an object needs -o")
+    }
+
+    @Test func benchTimesAGraphAndComparesWithUnfused() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let step = dir.appendingPathComponent("step.graph").path
+        #expect(try CLI.run(["build", Self.example, "--train", "adam", "--no-fuse", "-o", step]).status == 0)
+        let json = try CLI.run(["bench", step, "--iters", "2", "--threads", "1", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        for key in ["median_seconds", "gflop_per_iteration", "compile_seconds"] { #expect(object[key] is Double, "\(key)") }
+        let compared = try CLI.run(["bench", step, "--iters", "2", "--compare-unfused", "--json"])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let both = try #require(try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
+        #expect(both["speedup"] is Double && both["unfused_median_seconds"] is Double)
+        #expect((both["worst_difference"] as? Double) == 0, "fused and unfused kernels compute the same")
+        let text = try CLI.run(["bench", step, "--iters", "1", "--top", "3"])
+        #expect(text.stdout.contains("top kernels") && text.stdout.contains("GFLOP/s"))
+    }
+}
