@@ -91,8 +91,9 @@ extension BenchJob.Result {
                                 e.graph.name, r.nodes, r.kernels, r.deduplicated, r.compileSeconds, Double(r.arenaBytes) / 1e6))
         }
         lines.append("  iterations: " + seconds.map { String(format: "%.4g", $0) }.joined(separator: " ") + " s")
+        let cached = job.executables.contains { $0.report.fromCache } ? " (objects from the cache; MUNITC_CACHE_DIR=off for a cold compile)" : ""
         lines.append(String(format: "  median %.4g s per iteration; %.4g GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
-                            median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds))
+                            median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds) + cached)
         lines.append(String(format: "  top kernels (of %.3f s in kernels per iteration):", kernelSeconds))
         lines.append("    " + "kernel".padding(toLength: 58, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")
         for k in kernels.prefix(top) {
@@ -121,6 +122,7 @@ extension BenchJob.Result {
             "gflop_per_iteration": Double(flops) / 1e9,
             "gflops": Double(flops) / 1e9 / median,
             "compile_seconds": compileSeconds,
+            "compile_cached": job.executables.contains { $0.report.fromCache },
             "graph_build_seconds": job.graphSeconds,
             "arena_bytes": job.executables.reduce(0) { $0 + $1.report.arenaBytes },
             "top_kernels": kernels.prefix(top).map { ["kernel": $0.symbol, "calls": $0.calls, "seconds": $0.seconds] },

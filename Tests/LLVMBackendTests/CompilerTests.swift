@@ -104,3 +104,37 @@ import Testing
         #expect(b < 1e-5)
     }
 }
+
+/// The on-disk object cache: a second compile of the same graph loads the object; a damaged entry is
+/// recompiled, never trusted.
+@Suite(.serialized) struct ObjectCacheTests {
+    @Test func secondCompileLoadsTheObjectAndADamagedEntryIsReplaced() throws {
+        guard ObjectCache.folder != nil else { return }  // caching disabled in this environment
+        let b = GraphBuilder(name: "cache_\(UInt64.random(in: 0...UInt64.max))")  // a module no earlier run cached
+        let x = b.input("x", .f32(3, 5))
+        b.output("y", try b.tanh(b.scale(x, by: 0.5)))
+        let input = Tensor(.f32, shape: [3, 5], scalars: (0..<15).map { Double($0) / 7 - 1 })
+        let expected = try Interpreter(graph: b.graph).run(["x": input])["y"]!
+        let first = try Executable(graph: b.graph)
+        #expect(!first.report.fromCache)
+        let second = try Executable(graph: b.graph)
+        #expect(second.report.fromCache)
+        let closeEnough = { (t: Tensor?) in zip(t?.scalars ?? [], expected.scalars).allSatisfy { Swift.abs($0 - $1) < 1e-6 } }
+        #expect(closeEnough(try second.run(["x": input])["y"]))
+        // Damage every entry of this graph's module: the next compile must still give right answers.
+        let folder = try #require(ObjectCache.folder)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".o") }
+        let object = try AheadOfTime.compile(b.graph, emit: .obj).output
+        var damaged = 0
+        for entry in entries {
+            let url = folder.appendingPathComponent(entry)
+            if FileManager.default.contents(atPath: url.path) == object {
+                try Data("not an object".utf8).write(to: url)
+                damaged += 1
+            }
+        }
+        #expect(damaged == 1, "the cached object is the one munitc build --emit obj writes")
+        let third = try Executable(graph: b.graph)
+        #expect(closeEnough(try third.run(["x": input])["y"]))
+    }
+}

@@ -60,9 +60,16 @@ public final class Executable: @unchecked Sendable {
                                       graph.name, needed / 1e9, Double(compiler.report.arenaBytes) / 1e9,
                                       Double(compiler.report.argumentBytes) / 1e9, memory / 1e9))
         }
-        let object = try compiler.compile()
+        let (object, cached, key) = try compiler.compileCached()
         let linkStart = Date()
-        session = try JITSession(object: object, target: compiler.target)
+        do {
+            session = try JITSession(object: object, target: compiler.target)
+        } catch where cached {
+            // A damaged cache entry: compile afresh (which replaces it).
+            let fresh = try compiler.compile()
+            ObjectCache.store(fresh, key)
+            session = try JITSession(object: fresh, target: compiler.target)
+        }
         let store = BufferStore(guarded: options.guardedBuffers)
         self.store = store
         var argumentBuffers: [UnsafeMutableRawPointer] = []

@@ -50,6 +50,8 @@ public struct CompileReport: Sendable {
     /// Seconds per stage: lowering (IR generation), optimisation, code generation, JIT linking.
     public var stageSeconds: [(stage: String, seconds: Double)] = []
     public var compileSeconds: Double { stageSeconds.reduce(0) { $0 + $1.seconds } }
+    /// Whether the object came from the on-disk cache (no optimisation or code generation ran).
+    public var fromCache: Bool { stageSeconds.contains { $0.stage == "cache" } }
 }
 
 /// Lowers a graph: one LLVM function per distinct kernel, the memory plan, the call schedule, and a
@@ -185,4 +187,18 @@ final class GraphCompiler {
     }
 
     func recordStage(_ name: String, since start: Date) { report.stageSeconds.append((name, Date().timeIntervalSince(start))) }
+
+    /// The object for the JIT: from the on-disk cache when this exact module was compiled before.
+    /// `key` is the cache key of the unoptimised module (to replace a damaged entry).
+    func compileCached() throws(BackendError) -> (object: Data, cached: Bool, key: String) {
+        let started = Date()
+        let key = ObjectCache.key(ir: ir.text, target: target)
+        if let object = ObjectCache.load(key) {
+            report.stageSeconds.append(("cache", Date().timeIntervalSince(started)))
+            return (object, true, key)
+        }
+        let object = try compile()
+        ObjectCache.store(object, key)
+        return (object, false, key)
+    }
 }
