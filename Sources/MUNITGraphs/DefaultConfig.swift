@@ -1,16 +1,17 @@
 extension MUNITConfig {
     /// A small MUNIT config in NVlabs' YAML layout, for `munitc train` without `--config`: NVlabs' default
     /// optimisation and loss settings with narrower networks and 64×64 crops, so that one iteration takes
-    /// seconds on a CPU rather than minutes. The data keys point at NVlabs' demo dataset folder layout.
+    /// a fraction of a second compiled. Its data is the shapes set `munitc train` draws into outputs/shapes/data.
     public static let defaultYAML = """
-        # munitc's built-in config: NVlabs/MUNIT key names, small networks for CPU training.
-        image_save_iter: 1000
-        image_display_iter: 100
-        display_size: 4
-        snapshot_save_iter: 1000
+        # munitc's built-in config: NVlabs/MUNIT key names, small networks for CPU training. `munitc train`
+        # without --config uses it on the shapes data set it draws (line drawings <-> filled, shaded shapes).
+        image_save_iter: 200
+        image_display_iter: 50
+        display_size: 8
+        snapshot_save_iter: 400
         log_iter: 10
 
-        max_iter: 100000
+        max_iter: 1200
         batch_size: 1
         weight_decay: 0.0001
         beta1: 0.5
@@ -50,7 +51,7 @@ extension MUNITConfig {
         new_size: 64
         crop_image_height: 64
         crop_image_width: 64
-        data_root: ./datasets/demo_edges2handbags/
+        data_root: ./outputs/shapes/data/
 
         """
 
