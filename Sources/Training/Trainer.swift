@@ -64,8 +64,11 @@ public final class Trainer {
                 throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile))")
             }
             (iteration, seed, state) = (snapshot.iteration, snapshot.seed, snapshot.state)
+            try Trainer.truncateLog(output.log, after: snapshot.iteration)
         } else {
             state = initialMUNITParameters(config: config, seed: seed)
+            // A fresh run starts its own loss log (a resumed one appends to it).
+            try? FileManager.default.removeItem(at: output.log)
         }
         self.seed = seed
         source = try DataSource(config: config)
@@ -165,6 +168,20 @@ public final class Trainer {
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: line)
+    }
+
+    /// Drops log lines of iterations after `iteration` (a run killed after its last snapshot logged them;
+    /// the resumed run logs them again).
+    static func truncateLog(_ url: URL, after iteration: Int) throws {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let k = object["iteration"] as? Int else { return false }
+            return k <= iteration
+        }
+        do { try writeFileAtomically(Data(kept.map { $0 + "\n" }.joined().utf8), to: url) } catch {
+            throw TrainingError("\(url.path): cannot rewrite the loss log (\(error))")
+        }
     }
 
     static func duration(_ seconds: Double) -> String {

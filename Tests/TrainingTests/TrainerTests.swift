@@ -69,6 +69,9 @@ import Testing
         _ = try Self.train(interrupted, maxIterations: 2, seed: 9)
         let resumed = try Self.train(interrupted, maxIterations: 4, resume: true, seed: 0)
         #expect(resumed.seed == 9, "the seed comes from the checkpoint")
+        // The interrupted run's log holds each logged iteration once, like the uninterrupted one's.
+        #expect(try String(contentsOf: straight.appendingPathComponent("log.jsonl"), encoding: .utf8)
+                 == String(contentsOf: interrupted.appendingPathComponent("log.jsonl"), encoding: .utf8))
         for file in ["gen_00000004.safetensors", "dis_00000004.safetensors", "optimizer.safetensors"] {
             let a = try Data(contentsOf: straight.appendingPathComponent("checkpoints/\(file)"))
             let b = try Data(contentsOf: interrupted.appendingPathComponent("checkpoints/\(file)"))
