@@ -78,7 +78,7 @@ final class BatchLoader: @unchecked Sendable {
     func load(iteration k: Int) throws -> TrainingBatch {
         func images(_ list: ImageList, _ schedule: BatchSchedule) throws -> Tensor {
             var rng = schedule.transformGenerator(iteration: k)
-            let images = try schedule.indices(iteration: k).map { try pipeline.load(list.files[$0], channels: list.channels, train: true, rng: &rng) }
+            let images = try schedule.indices(iteration: k).map { try pipeline.load(list.files[$0], of: list, train: true, rng: &rng) }
             return ImagePipeline.tensor(images, channels: list.channels)
         }
         return TrainingBatch(iteration: k, a: try images(source.trainA, scheduleA), b: try images(source.trainB, scheduleB))
@@ -88,7 +88,7 @@ final class BatchLoader: @unchecked Sendable {
     /// transform with a fixed generator for train lists, as `dataset[i]` draws one).
     func display(_ list: ImageList, count: Int, train: Bool, seed: UInt64) throws -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 3, train ? 1 : 0))
-        let images = try list.files.prefix(count).map { try pipeline.load($0, channels: list.channels, train: train, rng: &rng) }
+        let images = try list.files.prefix(count).map { try pipeline.load($0, of: list, train: train, rng: &rng) }
         return ImagePipeline.tensor(images, channels: list.channels)
     }
 }

@@ -15,6 +15,8 @@ public struct ImageList: Sendable {
     public var files: [URL]
     /// Channels the domain's network takes (`input_dim_a`/`_b`): 3, or 1 for grayscale.
     public var channels: Int
+    /// The shorter side images are resized to (`new_size`, else `new_size_a`/`_b`); nil: no resize.
+    public var newSize: Int? = nil
 
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
@@ -61,6 +63,7 @@ public struct DataSource: Sendable {
             trainB = try .folder(base.appendingPathComponent("trainB"), name: "trainB", channels: channels.b)
             testA = try .folder(base.appendingPathComponent("testA"), name: "testA", channels: channels.a)
             testB = try .folder(base.appendingPathComponent("testB"), name: "testB", channels: channels.b)
+            setSizes(config)
             return
         }
         func list(_ split: String, _ domain: String, _ channels: Int) throws -> ImageList {
@@ -75,17 +78,24 @@ public struct DataSource: Sendable {
         trainB = try list("train", "b", channels.b)
         testA = try list("test", "a", channels.a)
         testB = try list("test", "b", channels.b)
+        setSizes(config)
+    }
+
+    /// NVlabs: `new_size` for both domains, else `new_size_a` and `new_size_b`.
+    private mutating func setSizes(_ config: MUNITConfig) {
+        let (a, b) = (config.newSize ?? config.newSizeA, config.newSize ?? config.newSizeB)
+        (trainA.newSize, testA.newSize, trainB.newSize, testB.newSize) = (a, a, b, b)
     }
 }
 
-/// NVlabs' transforms for one domain: resize the shorter side to `new_size` (if set), crop, and for
-/// training flip; then [−1, 1] tensors, grayscale by torchvision's weights for 1-channel domains.
+/// NVlabs' transforms: resize the shorter side to the domain's new size (if set), crop, and for training
+/// flip; then [−1, 1] tensors, grayscale by torchvision's weights for 1-channel domains.
 struct ImagePipeline: Sendable {
-    var newSize: Int?
     var cropWidth: Int
     var cropHeight: Int
 
-    func load(_ file: URL, channels: Int, train: Bool, rng: inout SplitMix64) throws -> RGBImage {
+    func load(_ file: URL, of list: ImageList, train: Bool, rng: inout SplitMix64) throws -> RGBImage {
+        let newSize = list.newSize
         let image: RGBImage
         do { image = try RGBImage.decode(contentsOf: file) } catch { throw TrainingError("\(error)") }
         var transformed = image

@@ -50,8 +50,10 @@ final class SampleWriter {
         return Tensor(t.dtype, shape: [n, 3, t.shape[2], t.shape[3]], scalars: scalars)
     }
 
+    /// Every `image_save_iter` both the train and the test grids; every `image_display_iter` (`current`)
+    /// only the train ones, as NVlabs' train.py.
     func write(state: [String: Tensor], iteration: Int, current: Bool) throws {
-        for (tag, a, b) in display {
+        for (tag, a, b) in display where !current || tag == "train" {
             var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
                                             MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
             inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)

@@ -64,7 +64,7 @@ public final class Trainer {
                 throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile))")
             }
             (iteration, seed, state) = (snapshot.iteration, snapshot.seed, snapshot.state)
-            try Trainer.truncateLog(output.log, after: snapshot.iteration)
+            try Trainer.truncateLog(output.log, after: snapshot.iteration, logInterval: config.logIter)
         } else {
             state = initialMUNITParameters(config: config, seed: seed)
             // A fresh run starts its own loss log (a resumed one appends to it).
@@ -72,10 +72,12 @@ public final class Trainer {
         }
         self.seed = seed
         source = try DataSource(config: config)
-        let pipeline = ImagePipeline(newSize: config.newSize, cropWidth: config.cropImageWidth, cropHeight: config.cropImageHeight)
-        if let newSize = config.newSize, newSize < max(config.cropImageWidth, config.cropImageHeight) {
-            throw TrainingError("new_size \(newSize) is smaller than the crop (crop_image_height \(config.cropImageHeight), "
-                + "crop_image_width \(config.cropImageWidth)): resized images could not be cropped")
+        let pipeline = ImagePipeline(cropWidth: config.cropImageWidth, cropHeight: config.cropImageHeight)
+        for (key, size) in [("new_size", config.newSize), ("new_size_a", config.newSizeA), ("new_size_b", config.newSizeB)] {
+            if let size, size < max(config.cropImageWidth, config.cropImageHeight) {
+                throw TrainingError("\(key) \(size) is smaller than the crop (crop_image_height \(config.cropImageHeight), "
+                    + "crop_image_width \(config.cropImageWidth)): resized images could not be cropped")
+            }
         }
         data = try BatchLoader(source: source, pipeline: pipeline, batchSize: config.batchSize, seed: seed)
         let shape = MUNITGraphOptions(batchSize: config.batchSize, height: config.cropImageHeight, width: config.cropImageWidth)
@@ -171,13 +173,13 @@ public final class Trainer {
     }
 
     /// Drops log lines of iterations after `iteration` (a run killed after its last snapshot logged them;
-    /// the resumed run logs them again).
-    static func truncateLog(_ url: URL, after iteration: Int) throws {
+    /// the resumed run logs them again), and the end-of-run line a run stopped off the log interval wrote.
+    static func truncateLog(_ url: URL, after iteration: Int, logInterval: Int) throws {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let k = object["iteration"] as? Int else { return false }
-            return k <= iteration
+            return k < iteration || (k == iteration && k % logInterval == 0)
         }
         do { try writeFileAtomically(Data(kept.map { $0 + "\n" }.joined().utf8), to: url) } catch {
             throw TrainingError("\(url.path): cannot rewrite the loss log (\(error))")

@@ -35,7 +35,9 @@ struct Translate: ParsableCommand {
             let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
             let parameters = try CheckpointStore.loadGenerators(URL(fileURLWithPath: checkpoint), config: settings)
             let (sourceDim, targetDim) = b2a ? (settings.inputDimB, settings.inputDimA) : (settings.inputDimA, settings.inputDimB)
-            let image = try prepare(input, channels: sourceDim, settings)
+            let (sourceSize, targetSize) = b2a ? (settings.newSize ?? settings.newSizeB, settings.newSize ?? settings.newSizeA)
+                                               : (settings.newSize ?? settings.newSizeA, settings.newSize ?? settings.newSizeB)
+            let image = try prepare(input, channels: sourceDim, newSize: sourceSize)
             let (h, w) = (image.shape[2], image.shape[3])
             let folder = URL(fileURLWithPath: output)
             do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
@@ -43,7 +45,7 @@ struct Translate: ParsableCommand {
             }
             var styles: [Tensor]
             if let style {
-                let styleImage = try prepare(style, channels: targetDim, settings)
+                let styleImage = try prepare(style, channels: targetDim, newSize: targetSize)
                 let graph = try buildMUNITStyleGraph(config: settings, network: b2a ? .genA : .genB, batchSize: 1,
                                                      height: styleImage.shape[2], width: styleImage.shape[3])
                 var inputs = [MUNITGraphNames.translateInput: styleImage]
@@ -69,11 +71,12 @@ struct Translate: ParsableCommand {
         }
     }
 
-    /// test.py's transform: shorter side to new_size (when set), [−1, 1]; grayscale for 1-channel domains.
-    func prepare(_ path: String, channels: Int, _ settings: MUNITConfig) throws -> Tensor {
+    /// test.py's transform: shorter side to the domain's new size (when set), [−1, 1]; grayscale for
+    /// 1-channel domains.
+    func prepare(_ path: String, channels: Int, newSize: Int?) throws -> Tensor {
         var image: RGBImage
         do { image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path)) } catch { throw UserError("\(error)") }
-        if let newSize = settings.newSize { image = image.resized(shorterSide: newSize) }
+        if let newSize { image = image.resized(shorterSide: newSize) }
         let tensor = ImageTensor.batch([image])
         guard channels == 1 else { return tensor }
         let plane = image.width * image.height

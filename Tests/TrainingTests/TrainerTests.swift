@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import ImageIO
 import MUNITGraphs
 import Testing
 @testable import Training
@@ -51,9 +52,10 @@ import Testing
         #expect(checkpoints == ["gen_00000002.safetensors", "dis_00000002.safetensors", "gen_00000003.safetensors",
                                 "dis_00000003.safetensors", "optimizer.safetensors"])
         let images = Set(try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("images").path))
-        for name in ["gen_a2b_train_00000002.png", "gen_b2a_test_00000003.png", "gen_a2b_test_current.png", "index.html"] {
+        for name in ["gen_a2b_train_00000002.png", "gen_b2a_test_00000003.png", "gen_a2b_train_current.png", "index.html"] {
             #expect(images.contains(name), "\(name) in \(images.sorted())")
         }
+        #expect(!images.contains("gen_a2b_test_current.png"), "image_display_iter writes the train grids only (train.py)")
         let log = try String(contentsOf: out.appendingPathComponent("log.jsonl"), encoding: .utf8).split(separator: "\n")
         #expect(log.count == 2, "iteration 2 and the last")
         #expect(log.last?.contains("\"iteration\":3") == true)
@@ -77,6 +79,29 @@ import Testing
             let b = try Data(contentsOf: interrupted.appendingPathComponent("checkpoints/\(file)"))
             #expect(a == b, "\(file) differs")
         }
+    }
+
+    /// Stopped off the log interval (3 with log_iter 2) and resumed: the end-of-run line is not kept twice.
+    @Test func resumedLogEqualsUninterruptedLogOffTheInterval() throws {
+        let (straight, interrupted) = (Self.folder("straight5"), Self.folder("interrupted5"))
+        defer { for f in [straight, interrupted] { try? FileManager.default.removeItem(at: f) } }
+        _ = try Self.train(straight, maxIterations: 5)
+        _ = try Self.train(interrupted, maxIterations: 3)
+        _ = try Self.train(interrupted, maxIterations: 5, resume: true)
+        #expect(try String(contentsOf: straight.appendingPathComponent("log.jsonl"), encoding: .utf8)
+                 == String(contentsOf: interrupted.appendingPathComponent("log.jsonl"), encoding: .utf8))
+    }
+
+    /// `new_size_a` / `new_size_b` resize each domain when `new_size` is absent (NVlabs' list-file form).
+    @Test func perDomainNewSizes() throws {
+        var config = try Self.config(dataRoot: Self.data, overrides: ["new_size_a": "16", "new_size_b": "20"])
+        config.newSize = nil
+        let source = try DataSource(config: config)
+        #expect(source.trainA.newSize == 16 && source.testB.newSize == 20)
+        let loader = try BatchLoader(source: source, pipeline: ImagePipeline(cropWidth: 16, cropHeight: 16), batchSize: 1, seed: 0)
+        let shown = try loader.display(source.testA, count: 1, train: false, seed: 0)
+        let expected = try RGBImage.decode(contentsOf: source.testA.files[0]).resized(shorterSide: 16).centerCropped(width: 16, height: 16)
+        #expect(shown.scalars == ImageTensor.batch([expected]).scalars, "domain A resized to 16 before the crop")
     }
 
     @Test func checkpointsHoldStateDictNamesAndLoadBack() throws {
