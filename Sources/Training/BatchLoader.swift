@@ -79,7 +79,7 @@ final class BatchLoader: @unchecked Sendable {
         func images(_ list: ImageList, _ schedule: BatchSchedule) throws -> Tensor {
             var rng = schedule.transformGenerator(iteration: k)
             let images = try schedule.indices(iteration: k).map { try pipeline.load(list.files[$0], of: list, train: true, rng: &rng) }
-            return ImagePipeline.tensor(images, channels: list.channels)
+            return DomainTensors.batch(images, channels: list.channels)
         }
         return TrainingBatch(iteration: k, a: try images(source.trainA, scheduleA), b: try images(source.trainB, scheduleB))
     }
@@ -89,6 +89,6 @@ final class BatchLoader: @unchecked Sendable {
     func display(_ list: ImageList, count: Int, train: Bool, seed: UInt64) throws -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 3, train ? 1 : 0))
         let images = try list.files.prefix(count).map { try pipeline.load($0, of: list, train: train, rng: &rng) }
-        return ImagePipeline.tensor(images, channels: list.channels)
+        return DomainTensors.batch(images, channels: list.channels)
     }
 }

@@ -109,9 +109,13 @@ struct ImagePipeline: Sendable {
         return train ? transformed.randomCropped(width: cropWidth, height: cropHeight, using: &rng)
                      : transformed.centerCropped(width: cropWidth, height: cropHeight)
     }
+}
 
-    /// A batch tensor [N, channels, H, W] in [−1, 1].
-    static func tensor(_ images: [RGBImage], channels: Int) -> Tensor {
+/// The tensors training and translation feed the networks and read back: images of a domain, style codes.
+public enum DomainTensors {
+    /// A batch [N, channels, H, W] in [−1, 1]: NVlabs' ToTensor + Normalize, grayscale by torchvision's
+    /// weights for 1-channel domains.
+    public static func batch(_ images: [RGBImage], channels: Int) -> Tensor {
         let rgb = ImageTensor.batch(images)
         guard channels == 1 else { return rgb }
         let (n, plane) = (images.count, rgb.shape[2] * rgb.shape[3])
@@ -123,5 +127,21 @@ struct ImagePipeline: Sendable {
             }
         }
         return Tensor(.f32, shape: [n, 1, rgb.shape[2], rgb.shape[3]], scalars: gray)
+    }
+
+    /// Three channels for pictures (NVlabs' `expand(-1, 3, -1, -1)` of grayscale domains).
+    public static func rgb(_ t: Tensor) -> Tensor {
+        guard t.shape[1] == 1 else { return t }
+        let (n, plane) = (t.shape[0], t.shape[2] * t.shape[3])
+        var scalars: [Double] = []
+        scalars.reserveCapacity(n * 3 * plane)
+        for i in 0..<n { for _ in 0..<3 { scalars += t.scalars[(i * plane)..<((i + 1) * plane)] } }
+        return Tensor(t.dtype, shape: [n, 3, t.shape[2], t.shape[3]], scalars: scalars)
+    }
+
+    /// `count` standard-normal style codes [count, dim, 1, 1] (NVlabs' `torch.randn`).
+    public static func styles(count: Int, dim: Int, using rng: inout SplitMix64) -> Tensor {
+        let type = TensorType(.f32, [count, dim, 1, 1])
+        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
     }
 }

@@ -63,29 +63,22 @@ public struct Replay {
 
             for (step, runner, noise) in [("dis", disRunner, "dis"), ("gen", genRunner, "gen")] {
                 let graph = step == "dis" ? disStep : genStep
-                var inputs: [String: Tensor] = [:]
-                for arg in graph.arguments {
-                    let name = arg.name
-                    let type = graph.type(of: arg.value)
-                    if let t = current[name] {
-                        inputs[name] = t
-                    } else if name == OptimizerNames.learningRate {
-                        inputs[name] = Tensor(type, scalars: [lr])
-                    } else if name == OptimizerNames.step {
-                        inputs[name] = Tensor(type, scalars: [Double(k)])
-                    } else if name.hasPrefix("optimizer.") {
-                        inputs[name] = optimizerState[name] ?? Tensor.zeros(type)
-                    } else if let t = reference["iter\(k).\(name)"] ?? reference["iter\(k).\(noise).\(name)"] {
-                        inputs[name] = t
-                    } else {
+                let start = Date()
+                // Parameters and Adam state live in one dictionary for the step; optimiser state starts at zero.
+                var state = current.merging(optimizerState) { a, _ in a }
+                let outputs = try runTrainingStep(runner, graph, state: &state, learningRate: lr, step: k) { name, type in
+                    if name.hasPrefix("optimizer.") { return Tensor.zeros(type) }
+                    guard let t = reference["iter\(k).\(name)"] ?? reference["iter\(k).\(noise).\(name)"] else {
                         throw ReplayError("no value for the \(step) step's argument '\(name)' (looked for 'param.\(name)', 'iter\(k).\(name)', 'iter\(k).\(noise).\(name)')")
                     }
-                    guard inputs[name]!.shape == type.shape else {
-                        throw ReplayError("'\(name)' has shape \(inputs[name]!.shape) in the recording, the \(step) step expects \(type)")
+                    guard t.shape == type.shape else {
+                        throw ReplayError("'\(name)' has shape \(t.shape) in the recording, the \(step) step expects \(type)")
                     }
+                    return t
                 }
-                let start = Date()
-                let outputs = try runner.run(inputs)
+                for (name, t) in state {
+                    if name.hasPrefix("optimizer.") { optimizerState[name] = t } else if current[name] != nil { current[name] = t }
+                }
                 for (name, t) in outputs {
                     if name.hasPrefix("loss.") {
                         // The recording stores losses as shape [1], as PyTorch's loss tensors are saved.
@@ -94,9 +87,6 @@ public struct Replay {
                         produced["iter\(k).\(name)"] = t
                     } else if name.hasPrefix("grad.") {
                         produced["iter\(k).grad.\(step).\(name.dropFirst(5))"] = t
-                    } else if name.hasPrefix("next.") {
-                        let target = String(name.dropFirst(5))
-                        if target.hasPrefix("optimizer.") { optimizerState[target] = t } else { current[target] = t }
                     }
                 }
                 progress(String(format: "iteration %d: %@ step in %.1f s", k, step, Date().timeIntervalSince(start)))

@@ -36,18 +36,7 @@ final class SampleWriter {
 
     static func styles(seed: UInt64, purpose: UInt64, iteration: Int, count: Int, dim: Int) -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 5, purpose, UInt64(iteration)))
-        let type = TensorType(.f32, [count, dim, 1, 1])
-        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
-    }
-
-    /// Three channels for the grid (NVlabs `expand(-1, 3, -1, -1)` for grayscale domains).
-    static func rgb(_ t: Tensor) -> Tensor {
-        guard t.shape[1] == 1 else { return t }
-        let (n, plane) = (t.shape[0], t.shape[2] * t.shape[3])
-        var scalars: [Double] = []
-        scalars.reserveCapacity(n * 3 * plane)
-        for i in 0..<n { for _ in 0..<3 { scalars += t.scalars[(i * plane)..<((i + 1) * plane)] } }
-        return Tensor(t.dtype, shape: [n, 3, t.shape[2], t.shape[3]], scalars: scalars)
+        return DomainTensors.styles(count: count, dim: dim, using: &rng)
     }
 
     /// Every `image_save_iter` both the train and the test grids; every `image_display_iter` (`current`)
@@ -61,8 +50,8 @@ final class SampleWriter {
             for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = state[argument.name] }
             let out = try runner.run(inputs)
             let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
-            let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(SampleWriter.rgb)
-            let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(SampleWriter.rgb)
+            let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(DomainTensors.rgb)
+            let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
             for (direction, images) in [("a2b", a2b), ("b2a", b2a)] {
                 let url = output.images.appendingPathComponent("gen_\(direction)_\(name).png")
                 do { try ImageGrid.writeImages(images, displayCount: count, to: url) } catch {

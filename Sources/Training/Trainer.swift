@@ -97,34 +97,23 @@ public final class Trainer {
     /// Standard-normal style codes [B, style_dim, 1, 1] for `purpose` at iteration `k`.
     func noise(_ purpose: UInt64, _ k: Int, count: Int) -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 4, purpose, UInt64(k)))
-        let type = TensorType(.f32, [count, config.gen.styleDim, 1, 1])
-        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
+        return DomainTensors.styles(count: count, dim: config.gen.styleDim, using: &rng)
     }
 
     /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
     func run(_ step: any StepRunner, _ graph: Graph, batch: TrainingBatch, noisePurpose: UInt64) throws -> [String: Double] {
         let k = batch.iteration
-        var inputs: [String: Tensor] = [:]
-        for argument in graph.arguments {
-            let type = graph.type(of: argument.value)
-            switch argument.name {
-            case MUNITGraphNames.xA: inputs[argument.name] = batch.a
-            case MUNITGraphNames.xB: inputs[argument.name] = batch.b
-            case MUNITGraphNames.sA: inputs[argument.name] = noise(noisePurpose, k, count: config.batchSize)
-            case MUNITGraphNames.sB: inputs[argument.name] = noise(noisePurpose + 1, k, count: config.batchSize)
-            case OptimizerNames.learningRate: inputs[argument.name] = Tensor(type, scalars: [config.learningRate(iteration: k)])
-            case OptimizerNames.step: inputs[argument.name] = Tensor(type, scalars: [Double(k + 1)])
-            default:
-                guard let t = state[argument.name] else { throw TrainingError("internal: no value for '\(argument.name)'") }
-                inputs[argument.name] = t
+        let outputs = try runTrainingStep(step, graph, state: &state, learningRate: config.learningRate(iteration: k), step: k + 1) { name, _ in
+            switch name {
+            case MUNITGraphNames.xA: return batch.a
+            case MUNITGraphNames.xB: return batch.b
+            case MUNITGraphNames.sA: return noise(noisePurpose, k, count: config.batchSize)
+            case MUNITGraphNames.sB: return noise(noisePurpose + 1, k, count: config.batchSize)
+            default: throw TrainingError("internal: no value for '\(name)'")
             }
         }
-        let outputs = try step.run(inputs)
         var losses: [String: Double] = [:]
-        for (name, t) in outputs {
-            if name.hasPrefix("next.") { state[String(name.dropFirst(5))] = t }
-            if name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
-        }
+        for (name, t) in outputs where name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
         return losses
     }
 

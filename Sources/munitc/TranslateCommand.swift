@@ -53,9 +53,7 @@ struct Translate: ParsableCommand {
                 styles = [try execution.makeRunner(graph).run(inputs)[MUNITSampleNames.style]!]
             } else {
                 var rng = SplitMix64(seed: seed)
-                styles = (0..<numStyle).map { _ in
-                    Tensor(.f32, shape: [1, settings.gen.styleDim, 1, 1], scalars: (0..<settings.gen.styleDim).map { _ in rng.nextNormal() })
-                }
+                styles = (0..<numStyle).map { _ in DomainTensors.styles(count: 1, dim: settings.gen.styleDim, using: &rng) }
             }
             let graph = try buildMUNITGraph(.translate, config: settings,
                                             options: MUNITGraphOptions(direction: b2a ? .b2a : .a2b, batchSize: 1, height: h, width: w))
@@ -77,15 +75,10 @@ struct Translate: ParsableCommand {
         var image: RGBImage
         do { image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path)) } catch { throw UserError("\(error)") }
         if let newSize { image = image.resized(shorterSide: newSize) }
-        let tensor = ImageTensor.batch([image])
-        guard channels == 1 else { return tensor }
-        let plane = image.width * image.height
-        let gray = (0..<plane).map { 0.299 * tensor.scalars[$0] + 0.587 * tensor.scalars[plane + $0] + 0.114 * tensor.scalars[2 * plane + $0] }
-        return Tensor(.f32, shape: [1, 1, image.height, image.width], scalars: gray)
+        return DomainTensors.batch([image], channels: channels)
     }
 
     func write(_ t: Tensor, to url: URL) throws {
-        let rgb = t.shape[1] == 3 ? t : Tensor(t.dtype, shape: [1, 3, t.shape[2], t.shape[3]], scalars: t.scalars + t.scalars + t.scalars)
-        do { try ImageTensor.image(rgb).writePNG(to: url) } catch { throw UserError("\(url.path): cannot write (\(error))") }
+        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(url.path): cannot write (\(error))") }
     }
 }
