@@ -102,64 +102,12 @@ public struct FuseElementwise: Pass {
         statistics["nodes-fused"] = fusedGroups.reduce(0) { $0 + groups[$1].members.count }
         if fusedGroups.isEmpty { return graph }
 
-        var result = Graph(name: graph.name)
-        var map: [ValueID: ValueID] = [:]
-        for argument in graph.arguments {
-            map[argument.value] = result.addArgument(name: argument.name, kind: argument.kind, type: graph.type(of: argument.value),
-                                                     location: argument.location)
+        var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
+        for g in fusedGroups {
+            fusions[groups[g].first] = Fusion(kind: "elementwise", members: groups[g].members, exporting: usedOutside,
+                                              copyingConstants: isConstant)
+            absorbed.formUnion(groups[g].members.filter { $0 != groups[g].first })
         }
-        for (i, node) in graph.nodes.enumerated() {
-            if let g = groupOf[i], groups[g].members.count > 1 {
-                guard groups[g].first == i else { continue }  // emitted with its group
-                let (region, operands, exported) = makeRegion(groups[g], graph, usedOutside, isConstant)
-                let results = result.appendFusedNode(kind: "elementwise", operands: operands.map { map[$0]! }, region: region,
-                                                     location: node.location)
-                for (old, new) in zip(exported, results) { map[old] = new }
-                continue
-            }
-            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
-                                            resultTypes: node.results.map { graph.type(of: $0) })
-            for (old, new) in zip(node.results, results) { map[old] = new }
-        }
-        for output in graph.outputs {
-            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
-        }
-        return result
-    }
-
-    /// The group as a graph: external operands become arguments `a0, a1, …` (in order of first use), splat
-    /// constants are copied in, values used outside become outputs `r0, r1, …`.
-    private func makeRegion(_ group: Group, _ graph: Graph, _ usedOutside: Set<ValueID>, _ isConstant: (ValueID) -> Bool)
-        -> (region: Graph, operands: [ValueID], exported: [ValueID]) {
-        var region = Graph(name: "region")
-        var map: [ValueID: ValueID] = [:]
-        var operands: [ValueID] = []
-        let members = Set(group.members)
-        for index in group.members {
-            let node = graph.nodes[index]
-            for v in node.operands where map[v] == nil {
-                if isConstant(v), case .node(let p, _) = graph.values[v.index].definition {
-                    let constant = graph.nodes[p]
-                    map[v] = region.appendNode(op: constant.op, operands: [], attributes: constant.attributes,
-                                               resultTypes: [graph.type(of: v)], location: constant.location)[0]
-                } else if case .node(let p, _) = graph.values[v.index].definition, members.contains(p) {
-                    continue  // defined by an earlier member
-                } else {
-                    map[v] = region.addArgument(name: "a\(operands.count)", kind: .input, type: graph.type(of: v))
-                    operands.append(v)
-                }
-            }
-            let results = region.appendNode(op: node.op, operands: node.operands.map { map[$0]! }, attributes: node.attributes,
-                                            resultTypes: node.results.map { graph.type(of: $0) }, location: node.location)
-            for (old, new) in zip(node.results, results) { map[old] = new }
-        }
-        var exported: [ValueID] = []
-        for index in group.members {
-            for r in graph.nodes[index].results where usedOutside.contains(r) {
-                region.addOutput(name: "r\(exported.count)", value: map[r]!)
-                exported.append(r)
-            }
-        }
-        return (region, operands, exported)
+        return graph.fusing(fusions, absorbing: absorbed)
     }
 }

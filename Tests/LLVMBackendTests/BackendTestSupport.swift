@@ -16,8 +16,9 @@ enum BackendHarness {
     /// Builds one graph holding every case (so one compile covers a family), runs it both ways, and
     /// returns the worst relative error per case (error / (1 + |reference|), the largest over elements).
     /// Buffers are guarded by default: a kernel reading or writing past a buffer's end faults.
+    /// `transform` rewrites the graph before it is compiled (a fusion pass); the interpreter runs the original.
     static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3,
-                        guarded: Bool = true) throws -> [String: Double] {
+                        guarded: Bool = true, transform: (Graph) throws -> Graph = { $0 }) throws -> [String: Double] {
         let b = GraphBuilder(name: "cases")
         var arguments: [String: Tensor] = [:]
         var rng = SplitMix64(seed: seed)
@@ -33,7 +34,7 @@ enum BackendHarness {
         let graph = b.graph
         try graph.verified()
         let expected = try Interpreter(graph: graph).run(arguments)
-        let executable = try Executable(graph: graph, options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads,
+        let executable = try Executable(graph: transform(graph), options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads,
                                                                               guardedBuffers: guarded))
         let actual = try executable.run(arguments)
         var worst: [String: Double] = [:]
@@ -52,8 +53,9 @@ enum BackendHarness {
 
     /// Expects every case within `tolerance`, naming the ones that are not.
     static func expectParity(_ cases: [BackendCase], tolerance: Double = 2e-5, threads: Int = 2,
+                             transform: (Graph) throws -> Graph = { $0 },
                              sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-        let worst = try compare(cases, threads: threads)
+        let worst = try compare(cases, threads: threads, transform: transform)
         for c in cases {
             let error = worst[c.name] ?? .infinity
             #expect(error <= tolerance, "\(c.name): worst relative error \(error)", sourceLocation: sourceLocation)

@@ -24,6 +24,17 @@ import Testing
 
     @Test(arguments: 0..<variants.count, [MUNITGraphKind.disStep, .genStep])
     func compiledStepMatchesTheInterpreter(variant: Int, kind: MUNITGraphKind) throws {
+        try compareWithInterpreter(variant: variant, kind: kind, fuse: false)
+    }
+
+    /// The whole fusion pipeline compiled, against the interpreter on the unfused step (Glow's
+    /// checkNumericalEquivalence): the decoder's upsampling convolutions in every padding mode.
+    @Test(arguments: [0, 1, 3])
+    func fusedGenStepMatchesTheInterpreter(variant: Int) throws {
+        try compareWithInterpreter(variant: variant, kind: .genStep, fuse: true)
+    }
+
+    func compareWithInterpreter(variant: Int, kind: MUNITGraphKind, fuse: Bool) throws {
         let graph = try buildMUNITGraph(kind, config: Self.variants[variant])
         var rng = SplitMix64(seed: UInt64(variant))
         // NVlabs' initialisation keeps activations finite through the layers; everything else is random.
@@ -37,7 +48,13 @@ import Testing
         }
         let expected = try Interpreter(graph: graph).run(arguments)
         #expect(expected.values.allSatisfy { $0.scalars.allSatisfy(\.isFinite) }, "the reference step is finite")
-        let actual = try Executable(graph: graph, options: CompileOptions(optimizationLevel: 2, threads: 2)).run(arguments)
+        var compiled = graph
+        if fuse {
+            var statistics = PassStatistics()
+            for pass in PassRegistry.fusionPipeline() { compiled = try pass.run(compiled, statistics: &statistics) }
+            #expect(statistics["input-gradients"] > 0 && statistics["convolutions"] > 0, "the decoder's convolutions fuse")
+        }
+        let actual = try Executable(graph: compiled, options: CompileOptions(optimizationLevel: 2, threads: 2)).run(arguments)
         #expect(Set(actual.keys) == Set(expected.keys))
         for (name, e) in expected {
             let a = try #require(actual[name])

@@ -193,7 +193,7 @@ public enum PadMode: String, Sendable, CaseIterable {
 
     /// The input index that padded position `i` (relative to the input's first cell) reads, or nil for a zero.
     /// Reflect needs `-size < i < 2·size − 1`, which the shape rule guarantees.
-    func sourceIndex(_ i: Int, size: Int) -> Int? {
+    public func sourceIndex(_ i: Int, size: Int) -> Int? {
         if i >= 0 && i < size { return i }
         switch self {
         case .reflect: return i < 0 ? -i : 2 * (size - 1) - i

@@ -3,9 +3,19 @@ import GraphIR
 /// Fused nodes: the region's nodes evaluated per element inside one loop nest.
 extension Lowerings {
     /// The fusion kinds the backend generates kernels for.
-    static let fusedKinds: Set<String> = ["elementwise"]
+    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise"])
 
-    static let fused: [String: Lowering] = ["fused": .kernel(elementwiseRegionPlan)]
+    static let fused: [String: Lowering] = [
+        "fused": .kernel { input in
+            let kind = input.attributes.string("kind")
+            guard kind != "elementwise" else { return elementwiseRegionPlan(input) }
+            // checkFused has parsed this region already.
+            guard let chain = try? FusedConvolutionChain(kind: kind, region: input.region!) else {
+                preconditionFailure("fused node of kind '\(kind)' was not checked")
+            }
+            return FusedConvolution.plan(input, chain)
+        },
+    ]
 
     /// Rejects fused nodes this backend cannot generate, naming the reason.
     static func checkFused(_ input: LoweringInput) throws(BackendError) {
@@ -13,6 +23,10 @@ extension Lowerings {
         let kind = input.attributes.string("kind")
         guard fusedKinds.contains(kind), let region = input.region else {
             throw BackendError("the LLVM backend cannot generate fused nodes of kind '\(kind)' (it knows \(fusedKinds.sorted()))")
+        }
+        if kind != "elementwise" {
+            _ = try FusedConvolutionChain(kind: kind, region: region)
+            return
         }
         for node in region.nodes where scalarFunctions[node.op.name] == nil && !node.op.traits.contains(.constant) {
             throw BackendError("an elementwise fused node contains '\(node.op.name)', which is not a pointwise op")

@@ -1,0 +1,236 @@
+import GraphIR
+
+/// Kernels for fused convolution chains (`FusedConvolutionChain`). For every class of output positions
+/// (`GatheredConvolution`): a gather of the columns it reads straight from the unpadded, un-upsampled source
+/// (the padding and upsampling live in compile-time index tables), one BLAS product with that class's
+/// combined weights, and a scatter into the result. Upsampling by 2 before a 5×5 convolution thus costs
+/// 9 taps per output instead of 25, and neither the upsampled nor the padded image is ever written.
+/// Each pass (gather, products, scatter) covers every class, so a kernel is a handful of functions and
+/// thread dispatches however many classes the borders make.
+enum FusedConvolution {
+    static func plan(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
+        switch chain.kind {
+        case .conv2d: return forward(input, chain)
+        case .conv2d_backward_input: return backwardInput(input, chain)
+        case .conv2d_backward_weight: return backwardWeight(input, chain)
+        }
+    }
+
+    /// `(start, step)` when `values` is an arithmetic sequence, so loops over it need no table.
+    static func affine(_ values: [Int]) -> (start: Int, step: Int)? {
+        guard let first = values.first else { return nil }
+        let step = values.count > 1 ? values[1] - first : 1
+        return values.enumerated().allSatisfy { $0.element == first + $0.offset * step } ? (first, step) : nil
+    }
+
+    /// `values[i]` in generated code: arithmetic when it is affine, else a lookup in a constant table.
+    static func indexer(_ e: KernelEmitter, _ values: [Int]) -> (IRValue) -> IRValue {
+        if let (start, step) = affine(values) { return { i in i * step + start } }
+        let table = e.ir.constantTable(values)
+        return { i in e.lookup(table, i) }
+    }
+
+    enum Direction { case gather, scatterAdd }
+
+    /// Between the source image [N, C, H, W] and every class's columns [C·taps, N·positions]: the gather
+    /// writes each tap's cell (zero where it reads padding); the scatter zeroes the image plane and adds
+    /// each column entry back onto the cell it came from. Parallel over N·C: a thread owns its planes, so
+    /// scattered adds never collide. Taps are a run-time loop over tables (one loop body per class, not
+    /// per tap: compile time); where a tap's column cells are consecutive (every upsampling phase away from
+    /// the borders), the innermost loop is a plain strided copy the vectoriser handles.
+    static func columnsPhase(_ g: GatheredConvolution, _ direction: Direction, image: Int, columns: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: direction == .gather ? "_gather" : "_scatter", parallelCount: g.n * g.c) { e in
+            let zero = e.real(0, dtype), origin = e.index(0)
+            e.loop(e.begin, e.end) { plane in
+                let sample = plane / g.c, channel = plane % g.c
+                let imageBase = plane * (g.h * g.w)
+                if direction == .scatterAdd { e.loop(g.h * g.w) { i in e.store(zero, image, imageBase + i) } }
+                for cls in g.classes where cls.taps > 0 {
+                    let (rowTaps, colTaps) = (cls.rows.groups.count, cls.cols.groups.count)
+                    let colCount = cls.cols.outputs.count, width = g.n * cls.positions
+                    let colRuns = (0..<colTaps).map { gx in affine(cls.cols.sources.map { $0[gx] }) }
+                    let colStep = colRuns.first??.step
+                    let affineCols = !cls.readsZeros && colRuns.allSatisfy { $0 != nil && $0!.step == colStep }
+                    let rowSource = e.ir.constantTable(cls.rows.sources.flatMap { $0 })
+                    let colSource = e.ir.constantTable(cls.cols.sources.flatMap { $0 })
+                    let colStart = e.ir.constantTable(colRuns.map { $0?.start ?? 0 })
+                    let classBase = cls.columnOffset * (g.c * g.n)
+                    e.loop(cls.taps) { t in
+                        let gy = t / colTaps, gx = t % colTaps
+                        let rowBase = classBase + (channel * cls.taps + t) * width + sample * cls.positions
+                        e.loop(cls.rows.outputs.count) { ri in
+                            let sr = e.lookup(rowSource, ri * rowTaps + gy)
+                            let lineBase = rowBase + ri * colCount
+                            if affineCols {
+                                let cellBase = imageBase + sr * g.w + e.lookup(colStart, gx)
+                                e.loop(colCount) { ci in
+                                    let cell = cellBase + ci * colStep!
+                                    switch direction {
+                                    case .gather: e.store(e.load(image, cell), columns, lineBase + ci)
+                                    case .scatterAdd: e.accumulate(e.load(columns, lineBase + ci), image, cell)
+                                    }
+                                }
+                                return
+                            }
+                            e.loop(colCount) { ci in
+                                let sc = e.lookup(colSource, ci * colTaps + gx)
+                                let valid = sr.greaterEqual(origin).and(sc.greaterEqual(origin))
+                                let cell = imageBase + e.max(sr, origin) * g.w + e.max(sc, origin)
+                                switch direction {
+                                case .gather: e.store(e.select(valid, e.load(image, cell), zero), columns, lineBase + ci)
+                                case .scatterAdd: e.ifThen(valid) { e.accumulate(e.load(columns, lineBase + ci), image, cell) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Between the convolution's output side [N, O, OH, OW] and every class's positions [O, N·positions]:
+    /// parallel over N·O. `toOutput` writes the output (plus the bias, if any); otherwise gy is gathered.
+    static func positionsPhase(_ g: GatheredConvolution, toOutput: Bool, output: Int, positions: Int,
+                               bias: Int?, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: toOutput ? "" : "_gy", parallelCount: g.n * g.o) { e in
+            e.loop(e.begin, e.end) { plane in
+                let sample = plane / g.o, channel = plane % g.o
+                let outputBase = plane * (g.oh * g.ow)
+                let shift = bias.map { e.load($0, channel) }
+                for cls in g.classes {
+                    let outRow = indexer(e, cls.rows.outputs), outCol = indexer(e, cls.cols.outputs)
+                    let colCount = cls.cols.outputs.count
+                    let positionBase = cls.positionOffset * (g.o * g.n) + channel * (g.n * cls.positions) + sample * cls.positions
+                    e.loop(cls.rows.outputs.count) { ri in
+                        let outLine = outputBase + outRow(ri) * g.ow, line = positionBase + ri * colCount
+                        e.loop(colCount) { ci in
+                            guard toOutput else {
+                                e.store(e.load(output, outLine + outCol(ci)), positions, line + ci)
+                                return
+                            }
+                            // A class whose taps all read padding has no product: its outputs are the bias.
+                            let product = cls.taps == 0 ? nil : e.load(positions, line + ci)
+                            let value = product.map { p in shift.map { p + $0 } ?? p } ?? shift ?? e.real(0, dtype)
+                            e.store(value, output, outLine + outCol(ci))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One BLAS product per class; `product(class, combined weights, columns, positions)` makes the call.
+    static func productsPhase(_ g: GatheredConvolution, combined: Int, columns: Int, positions: Int,
+                              _ product: @escaping (KernelEmitter, GatheredConvolution.Class, IRValue, IRValue, IRValue) -> Void) -> KernelPhase {
+        KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            for cls in g.classes where cls.taps > 0 {
+                product(e, cls, e.pointer(combined, offset: e.index(cls.tapOffset * g.o * g.c)),
+                        e.pointer(columns, offset: e.index(cls.columnOffset * g.c * g.n)),
+                        e.pointer(positions, offset: e.index(cls.positionOffset * g.o * g.n)))
+            }
+        }
+    }
+
+    /// weight [O, C, kh, kw] → every class's combined weights [O, C·taps] (sums of the taps each group
+    /// merges), parallel over O.
+    static func combinePhase(_ g: GatheredConvolution, weight: Int, into combined: Int) -> KernelPhase {
+        KernelPhase(suffix: "_combine", parallelCount: g.o) { e in
+            e.loop(e.begin, e.end) { oc in
+                e.loop(g.c) { ci in
+                    let base = (oc * g.c + ci) * (g.kh * g.kw)
+                    let taps = (0..<(g.kh * g.kw)).map { e.load(weight, base + $0) }
+                    for cls in g.classes {
+                        let classBase = cls.tapOffset * (g.o * g.c) + oc * (g.c * cls.taps) + ci * cls.taps
+                        for (gy, rowGroup) in cls.rows.groups.enumerated() {
+                            for (gx, colGroup) in cls.cols.groups.enumerated() {
+                                let terms = rowGroup.flatMap { ky in colGroup.map { kx in taps[ky * g.kw + kx] } }
+                                e.store(terms.dropFirst().reduce(terms[0], +), combined, classBase + gy * cls.cols.groups.count + gx)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every class's combined weight gradients → the weight gradient [O, C, kh, kw]: each tap collects the
+    /// group that holds it in every class. Parallel over O.
+    static func uncombinePhase(_ g: GatheredConvolution, combined: Int, into weight: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "", parallelCount: g.o) { e in
+            e.loop(e.begin, e.end) { oc in
+                e.loop(g.c) { ci in
+                    for ky in 0..<g.kh {
+                        for kx in 0..<g.kw {
+                            var sum: IRValue? = nil
+                            for cls in g.classes {
+                                guard let gy = cls.rows.groups.firstIndex(where: { $0.contains(ky) }),
+                                      let gx = cls.cols.groups.firstIndex(where: { $0.contains(kx) }) else { continue }
+                                let term = e.load(combined, cls.tapOffset * (g.o * g.c) + oc * (g.c * cls.taps) + ci * cls.taps
+                                                  + gy * cls.cols.groups.count + gx)
+                                sum = sum.map { $0 + term } ?? term
+                            }
+                            e.store(sum ?? e.real(0, dtype), weight, (oc * g.c + ci) * (g.kh * g.kw) + ky * g.kw + kx)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func scratch(_ g: GatheredConvolution, _ dtype: DType) -> [TensorType] {
+        [TensorType(dtype, [g.o * g.c * max(1, g.combinedTaps)]), TensorType(dtype, [max(1, g.columnElements)]),
+         TensorType(dtype, [max(1, g.positionElements)])]
+    }
+
+    /// positions[O, N·p] = combined[O, C·taps] · columns[C·taps, N·p], per class; then stored with the bias.
+    static func forward(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
+        let g = chain.geometry, dtype = input.dtype
+        let y = input.operands.count, combined = y + 1, columns = y + 2, positions = y + 3
+        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: false, transB: false, m: g.o, n: width, k: g.c * cls.taps, a: wc, lda: g.c * cls.taps,
+                   b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
+        }
+        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch(g, dtype), phases: [
+            combinePhase(g, weight: 1, into: combined),
+            columnsPhase(g, .gather, image: 0, columns: columns, dtype: dtype),
+            products,
+            positionsPhase(g, toOutput: true, output: y, positions: positions, bias: chain.hasBias ? 2 : nil, dtype: dtype),
+        ])
+    }
+
+    /// columns[C·taps, N·p] = combined[O, C·taps]ᵀ · gy gathered [O, N·p], per class; then scattered onto gx.
+    static func backwardInput(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
+        let g = chain.geometry, dtype = input.dtype
+        let (gy, gx, combined, columns, positions) = (0, 2, 3, 4, 5)
+        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: true, transB: false, m: g.c * cls.taps, n: width, k: g.o, a: wc, lda: g.c * cls.taps,
+                   b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
+        }
+        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch(g, dtype), phases: [
+            combinePhase(g, weight: 1, into: combined),
+            positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
+            products,
+            columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
+        ])
+    }
+
+    /// combined gradient[O, C·taps] = gy gathered [O, N·p] · columns[C·taps, N·p]ᵀ, per class; then each
+    /// weight tap collects its groups.
+    static func backwardWeight(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
+        let g = chain.geometry, dtype = input.dtype
+        let (x, gy, gw, combined, columns, positions) = (0, 1, 2, 3, 4, 5)
+        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: false, transB: true, m: g.o, n: g.c * cls.taps, k: width, a: pos, lda: width,
+                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: g.c * cls.taps)
+        }
+        return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch(g, dtype), phases: [
+            columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
+            positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
+            products,
+            uncombinePhase(g, combined: combined, into: gw, dtype: dtype),
+        ])
+    }
+}
