@@ -1,5 +1,6 @@
 // The parts of LLVM 19's C API the backend uses; the include folder comes from llvm-config.
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>

@@ -51,8 +51,8 @@ struct Bench: ParsableCommand {
             let unfused = try workload.job(fuse: false, options: options)
             workload.release()
             let agreement = try BenchJob.worstDifference(main, unfused)
-            let result = try main.measure(iterations: iters)
-            let baseline = try unfused.measure(iterations: iters)
+            let results = try BenchJob.measure([main, unfused], iterations: iters)
+            let (result, baseline) = (results[0], results[1])
             print(json ? result.json(top: top, unfused: baseline, agreement: agreement)
                        : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement))
         }

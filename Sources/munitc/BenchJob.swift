@@ -54,31 +54,43 @@ struct BenchJob {
 
     /// One warm-up iteration, then `iterations` timed ones with per-kernel profiling.
     func measure(iterations: Int) throws -> Result {
-        try runOnce()
-        for e in executables { e.profiling = true }
-        var seconds: [Double] = []
-        var kernels: [String: KernelTime] = [:]
+        try BenchJob.measure([self], iterations: iterations)[0]
+    }
+
+    /// Times the jobs' iterations interleaved (a b a b …, after one warm-up each), so a slow spell of the
+    /// shared machine hits every job alike and their ratio stays meaningful.
+    static func measure(_ jobs: [BenchJob], iterations: Int) throws -> [Result] {
+        for job in jobs {
+            try job.runOnce()
+            for e in job.executables { e.profiling = true }
+        }
+        var seconds = [[Double]](repeating: [], count: jobs.count)
+        var kernels = [[String: KernelTime]](repeating: [:], count: jobs.count)
         for _ in 0..<iterations {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try runOnce()
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            for e in executables {
-                for (call, time) in zip(e.kernelCalls, e.lastTimes) {
-                    var k = kernels[call.symbol] ?? KernelTime(symbol: call.symbol)
-                    k.calls += 1
-                    k.seconds += time
-                    k.flops += call.flops
-                    k.bytes += call.bytes
-                    kernels[call.symbol] = k
+            for (j, job) in jobs.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try job.runOnce()
+                seconds[j].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                for e in job.executables {
+                    for (call, time) in zip(e.kernelCalls, e.lastTimes) {
+                        var k = kernels[j][call.symbol] ?? KernelTime(symbol: call.symbol)
+                        k.calls += 1
+                        k.seconds += time
+                        k.flops += call.flops
+                        k.bytes += call.bytes
+                        kernels[j][call.symbol] = k
+                    }
                 }
             }
         }
-        for e in executables { e.profiling = false }
-        let perIteration = kernels.values.map { k in
-            KernelTime(symbol: k.symbol, calls: k.calls / iterations, seconds: k.seconds / Double(iterations),
-                       flops: k.flops / iterations, bytes: k.bytes / iterations)
+        return jobs.enumerated().map { j, job in
+            for e in job.executables { e.profiling = false }
+            let perIteration = kernels[j].values.map { k in
+                KernelTime(symbol: k.symbol, calls: k.calls / iterations, seconds: k.seconds / Double(iterations),
+                           flops: k.flops / iterations, bytes: k.bytes / iterations)
+            }
+            return Result(job: job, seconds: seconds[j], kernels: perIteration.sorted { $0.seconds > $1.seconds })
         }
-        return Result(job: self, seconds: seconds, kernels: perIteration.sorted { $0.seconds > $1.seconds })
     }
 }
 

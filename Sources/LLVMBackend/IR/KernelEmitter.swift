@@ -156,8 +156,10 @@ final class KernelEmitter {
 
     // MARK: control flow
 
-    /// for i in lo ..< hi { body(i) }
-    func loop(_ lo: IRValue, _ hi: IRValue, _ body: (IRValue) -> Void) {
+    /// for i in lo ..< hi { body(i) }. `vectorize: false` keeps the loop vectoriser off this loop: for loops
+    /// around a short, fully unrolled scatter-add, which it would otherwise vectorise across rows with
+    /// gathers and scatters (AVX-512), ten times slower than the scalar rows.
+    func loop(_ lo: IRValue, _ hi: IRValue, vectorize: Bool = true, _ body: (IRValue) -> Void) {
         let counter = variable(lo)
         let function = LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))
         let header = LLVMAppendBasicBlockInContext(ir.context, function, "loop")
@@ -170,8 +172,22 @@ final class KernelEmitter {
         LLVMPositionBuilderAtEnd(builder, inside)
         body(i)
         counter.value = i + 1
-        LLVMBuildBr(builder, header)
+        let latch = LLVMBuildBr(builder, header)
+        if !vectorize { LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(ir.context, "llvm.loop", 9), noVectorizeLoopID()) }
         LLVMPositionBuilderAtEnd(builder, exit)
+    }
+
+    /// A loop ID `!0 = !{!0, !{!"llvm.loop.vectorize.enable", i1 false}}` (self-referential, so one per loop).
+    private func noVectorizeLoopID() -> LLVMValueRef {
+        var none: [LLVMMetadataRef?] = []
+        let placeholder = LLVMTemporaryMDNode(ir.context, &none, 0)
+        let key = "llvm.loop.vectorize.enable"
+        var property: [LLVMMetadataRef?] = [LLVMMDStringInContext2(ir.context, key, key.utf8.count),
+                                            LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(ir.context), 0, 0))]
+        var operands: [LLVMMetadataRef?] = [placeholder, LLVMMDNodeInContext2(ir.context, &property, 2)]
+        let id = LLVMMDNodeInContext2(ir.context, &operands, 2)
+        LLVMMetadataReplaceAllUsesWith(placeholder, id)
+        return LLVMMetadataAsValue(ir.context, id)
     }
     func loop(_ count: Int, _ body: (IRValue) -> Void) { loop(index(0), index(count), body) }
     func loop(_ lo: Int, _ hi: Int, _ body: (IRValue) -> Void) {

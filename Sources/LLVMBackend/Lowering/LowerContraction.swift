@@ -46,7 +46,7 @@ struct ConvGeometry {
     /// Visits every patch row (ci, ky, kx) of input channel `ci` and its valid output rows:
     /// `valid(colRow, inputRow, kx, colLo, colHi)` for output rows whose input row is inside the image,
     /// `outside(colRow)` for rows that read padding. `colRow` is the offset of that output row in the columns.
-    func forEachTap(_ e: KernelEmitter, _ t: Tables, channel ci: IRValue,
+    func forEachTap(_ e: KernelEmitter, _ t: Tables, channel ci: IRValue, vectorizeRows: Bool = true,
                     valid body: (_ colRow: IRValue, _ inputRow: IRValue, _ kx: IRValue, _ lo: IRValue, _ hi: IRValue) -> Void,
                     outside: ((_ colRow: IRValue) -> Void)? = nil) {
         e.loop(kh) { ky in
@@ -58,7 +58,7 @@ struct ConvGeometry {
                     e.loop(e.index(0), rlo) { oy in outside(patchRow * plane + oy * ow) }
                     e.loop(rhi, e.index(oh)) { oy in outside(patchRow * plane + oy * ow) }
                 }
-                e.loop(rlo, rhi) { oy in
+                e.loop(rlo, rhi, vectorize: vectorizeRows) { oy in
                     let inputRow = ci * (h * w) + (oy * stride[0] + ky - pad[2]) * w
                     body(patchRow * plane + oy * ow, inputRow, kx, clo, chi)
                 }
@@ -93,7 +93,7 @@ struct ConvGeometry {
                 let sample = nc / c, ci = nc % c
                 let xOffset = sample * (c * h * w), colOffset = sample * (patch * plane)
                 e.loop(h * w) { i in e.store(zero, x, xOffset + ci * (h * w) + i) }
-                forEachTap(e, t, channel: ci, valid: { colRow, inputRow, kx, lo, hi in
+                forEachTap(e, t, channel: ci, vectorizeRows: false, valid: { colRow, inputRow, kx, lo, hi in
                     e.loop(lo, hi) { ox in
                         e.accumulate(e.load(col, colOffset + colRow + ox), x, xOffset + inputRow + ox * stride[1] + kx - pad[0])
                     }

@@ -58,7 +58,7 @@ enum FusedConvolution {
                     e.loop(cls.taps) { t in
                         let gy = t / colTaps, gx = t % colTaps
                         let rowBase = classBase + (channel * cls.taps + t) * width + sample * cls.positions
-                        e.loop(cls.rows.outputs.count) { ri in
+                        e.loop(e.index(0), e.index(cls.rows.outputs.count), vectorize: direction == .gather) { ri in
                             let sr = e.lookup(rowSource, ri * rowTaps + gy)
                             let lineBase = rowBase + ri * colCount
                             if affineCols {
