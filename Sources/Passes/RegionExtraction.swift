@@ -22,8 +22,9 @@ func makeRegion(members: [Int], of graph: Graph, exporting: Set<ValueID>, copyin
                 operands.append(v)
             }
         }
-        let results = region.appendNode(op: node.op, operands: node.operands.map { map[$0]! }, attributes: node.attributes,
-                                        resultTypes: node.results.map { graph.type(of: $0) }, location: node.location)
+        // A copy keeps a member's own region (a fused convolution inside an epilogue fusion).
+        let results = region.appendCopy(of: node, operands: node.operands.map { map[$0]! },
+                                        resultTypes: node.results.map { graph.type(of: $0) })
         for (old, new) in zip(node.results, results) { map[old] = new }
     }
     var exported: [ValueID] = []

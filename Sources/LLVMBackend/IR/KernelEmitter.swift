@@ -18,6 +18,13 @@ final class KernelEmitter {
 
     var builder: LLVMBuilderRef { ir.builder }
 
+    /// While set, buffer `i` of the code being emitted is buffer `bufferMap[i]` of this kernel: a fused
+    /// kernel runs another op's lowering over its own buffer list (`KernelPhase.remapped`).
+    var bufferMap: [Int]? = nil
+    private func slot(_ buffer: Int) -> Int { bufferMap?[buffer] ?? buffer }
+    /// The element type of buffer `buffer` (as the code being emitted numbers it).
+    func dtype(of buffer: Int) -> DType { bufferTypes[slot(buffer)] }
+
     init(ir: IRModule, name: String, bufferTypes: [DType]) {
         self.ir = ir
         self.name = name
@@ -90,20 +97,20 @@ final class KernelEmitter {
     func address(_ buffer: Int, _ index: IRValue) -> LLVMValueRef {
         var indices: [LLVMValueRef?] = [index.ref]
         return indices.withUnsafeMutableBufferPointer {
-            LLVMBuildInBoundsGEP2(builder, ir.type(of: bufferTypes[buffer]), buffers[buffer], $0.baseAddress, 1, "")
+            LLVMBuildInBoundsGEP2(builder, ir.type(of: dtype(of: buffer)), buffers[slot(buffer)], $0.baseAddress, 1, "")
         }!
     }
     func load(_ buffer: Int, _ index: IRValue) -> IRValue {
-        wrap(LLVMBuildLoad2(builder, ir.type(of: bufferTypes[buffer]), address(buffer, index), ""))
+        wrap(LLVMBuildLoad2(builder, ir.type(of: dtype(of: buffer)), address(buffer, index), ""))
     }
     /// Stores `value`, rounding it to the buffer's dtype first (the interpreter's semantics).
     func store(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
-        LLVMBuildStore(builder, convert(value, to: bufferTypes[buffer]).ref, address(buffer, index))
+        LLVMBuildStore(builder, convert(value, to: dtype(of: buffer)).ref, address(buffer, index))
     }
     /// buffer[index] += value.
     func accumulate(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
         let old = load(buffer, index)
-        store(old + convert(value, to: bufferTypes[buffer]), buffer, index)
+        store(old + convert(value, to: dtype(of: buffer)), buffer, index)
     }
     /// The raw pointer of a buffer plus an element offset (for BLAS calls).
     func pointer(_ buffer: Int, offset: IRValue) -> IRValue { wrap(address(buffer, offset)) }

@@ -3,12 +3,18 @@ import GraphIR
 /// Fused nodes: the region's nodes evaluated per element inside one loop nest.
 extension Lowerings {
     /// The fusion kinds the backend generates kernels for.
-    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise"])
+    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue"])
 
     static let fused: [String: Lowering] = [
         "fused": .kernel { input in
             let kind = input.attributes.string("kind")
             guard kind != "elementwise" else { return elementwiseRegionPlan(input) }
+            if kind == "conv2d_epilogue" {
+                guard let plan = try? ConvolutionEpilogue(region: input.region!).plan(input) else {
+                    preconditionFailure("fused node of kind '\(kind)' was not checked")
+                }
+                return plan
+            }
             // checkFused has parsed this region already.
             guard let chain = try? FusedConvolutionChain(kind: kind, region: input.region!) else {
                 preconditionFailure("fused node of kind '\(kind)' was not checked")
@@ -23,6 +29,10 @@ extension Lowerings {
         let kind = input.attributes.string("kind")
         guard fusedKinds.contains(kind), let region = input.region else {
             throw BackendError("the LLVM backend cannot generate fused nodes of kind '\(kind)' (it knows \(fusedKinds.sorted()))")
+        }
+        if kind == "conv2d_epilogue" {
+            _ = try ConvolutionEpilogue(region: region).plan(input)
+            return
         }
         if kind != "elementwise" {
             _ = try FusedConvolutionChain(kind: kind, region: region)

@@ -23,6 +23,18 @@ struct KernelPhase {
     var usesBLAS = false
     /// Emits the body for the outer iterations `emitter.begin ..< emitter.end`.
     var emit: (KernelEmitter) -> Void
+
+    /// This phase run inside another kernel, whose buffer `map[i]` is this phase's buffer `i`.
+    func remapped(_ map: [Int]) -> KernelPhase {
+        var phase = self
+        let emit = self.emit
+        phase.emit = { e in
+            e.bufferMap = map
+            emit(e)
+            e.bufferMap = nil
+        }
+        return phase
+    }
 }
 
 /// The kernel generated for one node: one or more phases run in order (a convolution's parallel im2col,

@@ -1,0 +1,130 @@
+import GraphIR
+
+/// Fused `conv2d_epilogue` nodes (`fuse-conv-epilogue`): the region's first node is a convolution (`conv2d`
+/// or a fused convolution chain), lowered as usual onto this kernel's buffers; then one pass per
+/// normalisation group (an (n, c) plane; a sample for MUNIT's layer norm) computes the group's moments
+/// while it is still in cache and writes norm → activation → residual add, storing each value another node
+/// reads. Each value is rounded to its dtype where the unfused kernels store it, so results are bit for bit
+/// those of the unfused kernels.
+struct ConvolutionEpilogue {
+    let convolution: Node
+    let norm: Node?, activation: Node?, residualAdd: Node?
+    let region: Graph
+
+    static let norms: Set<String> = ["instance_norm", "adain", "layer_norm"]
+
+    init(region: Graph) throws(BackendError) {
+        self.region = region
+        var nodes = region.nodes[...]
+        let names = region.nodes.map(\.op.name)
+        func fail(_ why: String) -> BackendError {
+            BackendError("a fused 'conv2d_epilogue' node must hold a convolution, then [norm] [activation] [add]: \(why) (got \(names))")
+        }
+        guard let first = nodes.popFirst(),
+              first.op.name == "conv2d" || (first.region != nil && first.attributes.string("kind") == "conv2d") else {
+            throw fail("no convolution first")
+        }
+        convolution = first
+        // The convolution's operands are the region's first arguments, in order (the pass builds it so).
+        guard first.operands == region.arguments.prefix(first.operands.count).map(\.value) else { throw fail("convolution operands out of order") }
+        var previous = first.results[0]
+        func take(_ accepts: (Node) -> Bool) -> Node? {
+            guard let next = nodes.first, accepts(next), next.operands.first == previous else { return nil }
+            nodes.removeFirst()
+            previous = next.results[0]
+            return next
+        }
+        norm = take { Self.norms.contains($0.op.name) }
+        activation = take { $0.op.traits.contains(.activation) && $0.operands.count == 1 && Lowerings.scalarFunctions[$0.op.name] != nil }
+        let shape = region.type(of: first.results[0]).shape
+        residualAdd = take { $0.op.name == "add" && region.type(of: $0.operands[1]).shape == shape }
+        guard nodes.isEmpty else { throw fail("unexpected '\(nodes.first!.op.name)'") }
+        guard norm != nil || activation != nil || residualAdd != nil else { throw fail("nothing after the convolution") }
+    }
+
+    /// The region argument index of a value read from outside.
+    func argument(_ v: ValueID) -> Int { region.arguments.firstIndex { $0.value == v }! }
+    func output(_ v: ValueID) -> Int? { region.outputs.firstIndex { $0.value == v } }
+
+    func plan(_ input: LoweringInput) throws(BackendError) -> KernelPlan {
+        let conv = convolution
+        let convInput = LoweringInput(op: conv.op, attributes: conv.attributes, operands: conv.operands.map { region.type(of: $0) },
+                                      results: [region.type(of: conv.results[0])], region: conv.region)
+        try Lowerings.checkFused(convInput)
+        guard case .kernel(let lower) = try Lowerings.lowering(for: conv.op) else { throw BackendError("convolution without a kernel") }
+        let convPlan = lower(convInput)
+        let (operands, results) = (input.operands.count, input.results.count)
+        let scratchBase = operands + results
+        // The convolution's output: one of the fused node's results if something reads it, else scratch.
+        let y = output(conv.results[0]).map { operands + $0 } ?? scratchBase + convPlan.scratch.count
+        var scratch = convPlan.scratch
+        if output(conv.results[0]) == nil { scratch.append(convInput.result) }
+        let k = conv.operands.count
+        let map = Array(0..<k) + [y] + convPlan.scratch.indices.map { scratchBase + $0 }
+        let phases = convPlan.phases.map { $0.remapped(map) } + [epiloguePhase(y: y, operands: operands, dtype: input.dtype)]
+        let parts = [norm, activation, residualAdd].compactMap { $0?.op.name }
+        return KernelPlan(name: convPlan.name + "_" + parts.joined(separator: "_"), scratch: scratch, phases: phases)
+    }
+
+    /// Per group: moments (when normalising), then each element through norm, activation and residual add.
+    func epiloguePhase(y: Int, operands: Int, dtype: DType) -> KernelPhase {
+        let shape = region.type(of: convolution.results[0]).shape
+        let isLayerNorm = norm?.op.name == "layer_norm"
+        let groups = isLayerNorm ? NormGroups.samples(shape) : NormGroups.planes(shape)
+        let eps = norm?.attributes.float("eps") ?? 0
+        let channels = shape[1], plane = shape[2] * shape[3]
+        let normOut = norm.flatMap { output($0.results[0]) }.map { operands + $0 }
+        let activationOut = activation.flatMap { output($0.results[0]) }.map { operands + $0 }
+        let sumOut = residualAdd.flatMap { output($0.results[0]) }.map { operands + $0 }
+        let residual = residualAdd.map { argument($0.operands[1]) }
+        let affine = norm.flatMap { $0.operands.count == 3 ? (argument($0.operands[1]), argument($0.operands[2])) : nil }
+        let activationFunction = activation.map { Lowerings.scalarFunctions[$0.op.name]! }
+        let activationAttributes = activation?.attributes ?? [:]
+
+        return KernelPhase(suffix: "_epilogue", parallelCount: groups.groups) { e in
+            // Element i given the group's scale and shift (nil: no norm).
+            func finish(_ i: IRValue, _ scale: IRValue?, _ shift: IRValue?) {
+                var value = e.load(y, i)
+                if let scale, let shift {
+                    value = e.convert(e.convert(value, to: .f64) * scale + shift, to: dtype)
+                    if let normOut { e.store(value, normOut, i) }
+                }
+                if let activationFunction {
+                    value = e.convert(activationFunction(e, [value], activationAttributes), to: dtype)
+                    if let activationOut { e.store(value, activationOut, i) }
+                }
+                if let residual {
+                    value = value + e.load(residual, i)
+                    if let sumOut { e.store(value, sumOut, i) }
+                }
+            }
+            e.loop(e.begin, e.end) { g in
+                guard let norm else {
+                    groups.forEach(e, g) { finish($0, nil, nil) }
+                    return
+                }
+                let (mean, squares) = groups.moments(e, g, x: y)
+                if isLayerNorm {
+                    // MUNIT's LayerNorm: unbiased std, eps added to it, per-channel gamma and beta.
+                    let inv = 1.0 / (e.intrinsic("llvm.sqrt", [squares / Double(groups.count - 1)]) + eps)
+                    let (gamma, beta) = affine!
+                    e.loop(channels) { c in
+                        let scale = inv * e.convert(e.load(gamma, c), to: .f64)
+                        let shift = e.convert(e.load(beta, c), to: .f64) - mean * scale
+                        let base = (g * channels + c) * plane
+                        e.loop(plane) { i in finish(base + i, scale, shift) }
+                    }
+                    return
+                }
+                var scale = 1.0 / e.intrinsic("llvm.sqrt", [squares / Double(groups.count) + eps])
+                var shift = -mean * scale
+                if norm.op.name == "adain", let (weight, bias) = affine {
+                    let w = e.convert(e.load(weight, g), to: .f64)
+                    scale = scale * w
+                    shift = shift * w + e.convert(e.load(bias, g), to: .f64)
+                }
+                groups.forEach(e, g) { finish($0, scale, shift) }
+            }
+        }
+    }
+}
