@@ -27,6 +27,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Kernels listed in the profile.") var top = 12
     @Flag(help: "Time the graphs without the fusion passes.") var noFuse = false
     @Flag(help: "Build fused and unfused, check their outputs agree, time both and report the speedup.") var compareUnfused = false
+    @Option(help: ArgumentHelp("Skip this fusion pass (repeatable; with --compare-unfused, the fused side).", valueName: fusionPassNames))
+    var disablePass: [String] = []
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
@@ -34,13 +36,14 @@ struct Bench: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if file != nil && config != nil { throw ValidationError("give a .graph file or --config, not both") }
         if noFuse && compareUnfused { throw ValidationError("--no-fuse and --compare-unfused exclude each other") }
+        try validateFusionPasses(disablePass)
     }
 
     func run() throws {
         try reportingErrors(file: file ?? config ?? "<built-in config>") {
             let options = CompileOptions(threads: threads)
             let workload = try file.map { try graphWorkload($0) } ?? configWorkload()
-            let main = try workload.job(fuse: !noFuse, options: options)
+            let main = try workload.job(fuse: !noFuse, disabling: disablePass, options: options)
             guard compareUnfused else {
                 workload.release()
                 let result = try main.measure(iterations: iters)

@@ -107,9 +107,11 @@ extension BenchJob.Result {
         lines.append(String(format: "  median %.4g s per iteration; %.4g GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
                             median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds) + cached)
         lines.append(String(format: "  top kernels (of %.3f s in kernels per iteration):", kernelSeconds))
-        lines.append("    " + "kernel".padding(toLength: 58, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")
+        // Names in full (phase suffixes are at their ends): the column is as wide as the longest shown.
+        let width = max(58, kernels.prefix(top).map(\.symbol.count).max() ?? 0)
+        lines.append("    " + "kernel".padding(toLength: width, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")
         for k in kernels.prefix(top) {
-            lines.append(String(format: "    %@ %6d %9.2f %8.1f %7.1f %5.1f%%", k.symbol.padding(toLength: 58, withPad: " ", startingAt: 0),
+            lines.append(String(format: "    %@ %6d %9.2f %8.1f %7.1f %5.1f%%", k.symbol.padding(toLength: width, withPad: " ", startingAt: 0),
                                 k.calls, k.seconds * 1000, k.seconds > 0 ? Double(k.flops) / k.seconds / 1e9 : 0,
                                 k.seconds > 0 ? Double(k.bytes) / k.seconds / 1e9 : 0, 100 * k.seconds / max(kernelSeconds, 1e-12)))
         }

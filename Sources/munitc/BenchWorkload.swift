@@ -22,10 +22,10 @@ struct BenchWorkload {
     }
 
     /// Compiles the graphs (after the fusion pipeline when `fuse`) and binds the starting arguments.
-    func job(fuse: Bool, options: CompileOptions) throws -> BenchJob {
+    func job(fuse: Bool, disabling disabled: [String] = [], options: CompileOptions) throws -> BenchJob {
         var executables: [Executable] = []
         for graph in graphs {
-            let input = fuse ? try fused(graph) : graph
+            let input = fuse ? try fused(graph, disabling: disabled) : graph
             // Later steps share the earlier steps' parameter buffers: one copy of each parameter.
             do { executables.append(try Executable(graph: input, options: options, sharingArgumentsWith: executables)) } catch {
                 throw UserError("compiling '\(graph.name)': \(error)")

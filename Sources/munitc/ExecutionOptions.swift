@@ -12,15 +12,17 @@ struct ExecutionOptions: ParsableArguments {
     var backend: BackendKind = .llvm
     @Option(help: "Threads for generated kernels and OpenBLAS (default: every core).") var threads: Int?
     @Flag(help: "Run the graphs unfused (no fusion passes).") var noFuse = false
+    @Option(help: ArgumentHelp("Skip this fusion pass (repeatable).", valueName: fusionPassNames)) var disablePass: [String] = []
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try validateFusionPasses(disablePass)
     }
 
     var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads) }
 
     func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
-        let graph = noFuse ? graph : try fused(graph)
+        let graph = noFuse ? graph : try fused(graph, disabling: disablePass)
         do { return try backend.makeRunner(graph, options: compileOptions) } catch let error as BackendError {
             throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
         }
@@ -29,7 +31,21 @@ struct ExecutionOptions: ParsableArguments {
 
 extension EmitKind: ExpressibleByArgument {}
 
-/// `graph` after the fusion pipeline (what every executing command runs unless `--no-fuse`).
-func fused(_ graph: GraphIR.Graph) throws -> GraphIR.Graph {
-    try PassManager(pipeline: PassRegistry.fusionPipeline()).run(graph).0
+/// `graph` after the fusion pipeline (what every executing command runs unless `--no-fuse`), less the
+/// passes named in `disabled` (`--disable-pass`).
+func fused(_ graph: GraphIR.Graph, disabling disabled: [String] = []) throws -> GraphIR.Graph {
+    var manager = PassManager(pipeline: PassRegistry.fusionPipeline())
+    manager.disabled = Set(disabled)
+    return try manager.run(graph).0
+}
+
+/// The passes `--disable-pass` may name on executing commands, for help texts.
+let fusionPassNames = PassRegistry.fusionPipeline().map(\.name).joined(separator: "|")
+
+/// Rejects a `--disable-pass` that names no fusion pass.
+func validateFusionPasses(_ names: [String]) throws {
+    let known = PassRegistry.fusionPipeline().map(\.name)
+    for name in names where !known.contains(name) {
+        throw ValidationError("--disable-pass \(name): no fusion pass of that name (the fusion passes: \(known.joined(separator: ", ")))")
+    }
 }

@@ -43,5 +43,12 @@ import Testing
         #expect((both["worst_difference"] as? Double) == 0, "fused and unfused kernels compute the same")
         let text = try CLI.run(["bench", step, "--iters", "1", "--top", "3"])
         #expect(text.stdout.contains("top kernels") && text.stdout.contains("GFLOP/s"))
+        // The epilogue fusion shows in kernel names; disabling that one pass removes it.
+        let names = try CLI.run(["bench", step, "--iters", "1", "--top", "100"])
+        #expect(names.stdout.contains("_adain_relu_epilogue") && names.stdout.contains("_adain_add_epilogue"), "\(names.stdout)")
+        let without = try CLI.run(["bench", step, "--iters", "1", "--top", "100", "--disable-pass", "fuse-conv-epilogue"])
+        #expect(without.status == 0 && !without.stdout.contains("_epilogue"), "\(without.stdout)")
+        let unknown = try CLI.run(["bench", step, "--disable-pass", "fuse-everything"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no fusion pass of that name"), "\(unknown.stderr)")
     }
 }
