@@ -12,9 +12,12 @@ final class KernelEmitter {
     let body: LLVMValueRef
     private let entryBlock: LLVMBasicBlockRef
     private var buffers: [LLVMValueRef] = []
-    /// The first and one-past-last outer iteration this call handles.
-    var begin: IRValue { wrap(LLVMGetParam(body, UInt32(bufferTypes.count))) }
-    var end: IRValue { wrap(LLVMGetParam(body, UInt32(bufferTypes.count + 1))) }
+    /// The first and one-past-last outer iteration this call handles (or, while `range` is set, those).
+    var begin: IRValue { range?.begin ?? wrap(LLVMGetParam(body, UInt32(bufferTypes.count))) }
+    var end: IRValue { range?.end ?? wrap(LLVMGetParam(body, UInt32(bufferTypes.count + 1))) }
+    /// Narrows a phase's outer iterations, to run another phase's body one iteration at a time
+    /// (a convolution's per-plane store followed by its epilogue on the same, cache-hot plane).
+    var range: (begin: IRValue, end: IRValue)? = nil
 
     var builder: LLVMBuilderRef { ir.builder }
 

@@ -61,7 +61,22 @@ struct ConvolutionEpilogue {
         if output(conv.results[0]) == nil { scratch.append(convInput.result) }
         let k = conv.operands.count
         let map = Array(0..<k) + [y] + convPlan.scratch.indices.map { scratchBase + $0 }
-        let phases = convPlan.phases.map { $0.remapped(map) } + [epiloguePhase(y: y, operands: operands, dtype: input.dtype)]
+        var phases = convPlan.phases.map { $0.remapped(map) }
+        let epilogue = epiloguePhase(y: y, operands: operands, dtype: input.dtype)
+        // A convolution whose last phase writes the output plane by plane (the wide grid's compaction, the
+        // gathered convolution's store) hands each plane straight to the epilogue, while it is in cache.
+        if let last = phases.last, !last.usesBLAS, last.parallelCount == epilogue.parallelCount, norm?.op.name != "layer_norm" {
+            phases[phases.count - 1] = KernelPhase(suffix: last.suffix + "_epilogue", parallelCount: last.parallelCount) { e in
+                e.loop(e.begin, e.end) { plane in
+                    e.range = (plane, plane + 1)
+                    last.emit(e)
+                    epilogue.emit(e)
+                    e.range = nil
+                }
+            }
+        } else {
+            phases.append(epilogue)
+        }
         let parts = [norm, activation, residualAdd].compactMap { $0?.op.name }
         return KernelPlan(name: convPlan.name + "_" + parts.joined(separator: "_"), scratch: scratch, phases: phases)
     }
