@@ -26,7 +26,8 @@ public struct FuseElementwise: Pass {
         var members: [Int]
     }
 
-    public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
+    public func run(_ input: Graph, statistics: inout PassStatistics) throws -> Graph {
+        let graph = input.hoistingSmallArgumentComputations()
         var groupOf = [Int?](repeating: nil, count: graph.nodes.count)
         var groups: [Group] = []
         func producer(_ v: ValueID) -> Int? {
@@ -100,7 +101,7 @@ public struct FuseElementwise: Pass {
         let fusedGroups = groups.indices.filter { groups[$0].members.count > 1 }
         statistics["groups"] = fusedGroups.count
         statistics["nodes-fused"] = fusedGroups.reduce(0) { $0 + groups[$1].members.count }
-        if fusedGroups.isEmpty { return graph }
+        if fusedGroups.isEmpty { return input }
 
         var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
         for g in fusedGroups {
@@ -109,5 +110,47 @@ public struct FuseElementwise: Pass {
             absorbed.formUnion(groups[g].members.filter { $0 != groups[g].first })
         }
         return graph.fusing(fusions, absorbing: absorbed)
+    }
+}
+
+extension Graph {
+    /// Largest result (elements) `hoistingSmallArgumentComputations` moves.
+    static let hoistableElements = 64
+
+    /// The same graph with small computations that read only arguments (Adam's bias corrections from
+    /// `optimizer.step` and `optimizer.lr`) moved to the top, order otherwise kept: autodiff leaves them
+    /// after the gradients, where they would split every parameter's update into two loops (a group sits
+    /// at its first node, so it cannot take operands made later). Small results only, so nothing large
+    /// lives longer.
+    func hoistingSmallArgumentComputations() -> Graph {
+        var early = [Bool](repeating: false, count: nodes.count)
+        var hoisted: [Int] = []
+        for (i, node) in nodes.enumerated() where node.region == nil {
+            let small = node.results.allSatisfy { type(of: $0).elementCount <= Graph.hoistableElements }
+            let fromArguments = node.operands.allSatisfy { v in
+                if case .node(let p, _) = values[v.index].definition { return early[p] }
+                return true
+            }
+            if small && fromArguments { early[i] = true; hoisted.append(i) }
+        }
+        // Nothing to gain when they already come first.
+        guard hoisted != Array(0..<hoisted.count) else { return self }
+        let order = hoisted + nodes.indices.filter { !early[$0] }
+        var result = Graph(name: name)
+        var map: [ValueID: ValueID] = [:]
+        for argument in arguments {
+            map[argument.value] = result.addArgument(name: argument.name, kind: argument.kind, type: type(of: argument.value),
+                                                     location: argument.location)
+        }
+        for i in order {
+            let node = nodes[i]
+            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
+                                            resultTypes: node.results.map { type(of: $0) })
+            for (old, new) in zip(node.results, results) { map[old] = new }
+        }
+        for output in outputs {
+            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
+        }
+        return result
     }
 }

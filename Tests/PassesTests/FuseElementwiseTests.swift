@@ -63,6 +63,25 @@ import Testing
         #expect(result == printGraph(try parseGraph(text)))
     }
 
+    /// A scalar computed from arguments after the chain began (Adam's bias corrections come after the
+    /// gradients) is scheduled first, so the chain still fuses whole.
+    @Test func hoistsScalarArgumentComputations() throws {
+        let (text, statistics) = try CleanupCheck.run(FuseElementwise(), """
+            graph g {
+              input %x : f32[16, 16]
+              input %lr : f32[]
+              %0 = relu(%x) : f32[16, 16]
+              %1 = neg(%0) : f32[16, 16]
+              %2 = mul(%lr, %lr) : f32[]
+              %3 = mul(%1, %2) : f32[16, 16]
+              output y = %3
+            }
+            """)
+        #expect(statistics["groups"] == 1 && statistics["nodes-fused"] == 3)
+        let fused = try parseGraph(text)
+        #expect(fused.nodes.map(\.op.name) == ["mul", "fused"], "the scalar first, then one loop")
+    }
+
     /// Adam's update of one parameter: the whole chain, moments included, is one node with three results.
     @Test func adamUpdateIsOneKernel() throws {
         let b = GraphBuilder(name: "train")
