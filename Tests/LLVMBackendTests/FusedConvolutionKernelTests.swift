@@ -22,6 +22,11 @@ import Testing
         Chain(x: [1, 3, 6, 6], out: 4, scale: [2, 2], mode: .reflect, pad: [3, 3, 3, 3], kernel: [7, 7]),
         Chain(x: [1, 2, 1, 1], out: 3, scale: [2, 2], mode: .replicate, pad: [1, 1, 1, 1], kernel: [3, 3]),
         Chain(x: [2, 2, 3, 4], out: 3, scale: [2, 2], mode: .reflect, pad: [1, 2, 2, 1], kernel: [4, 2], stride: [2, 1], dtype: .f64),
+        // A pad alone (no upsampling), where the backend would im2col anyway: small planes, strides.
+        Chain(x: [2, 3, 7, 6], out: 6, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [3, 3]),
+        Chain(x: [1, 4, 9, 8], out: 5, scale: [1, 1], mode: .zero, pad: [1, 2, 1, 0], kernel: [4, 4], stride: [2, 2]),
+        Chain(x: [2, 2, 6, 7], out: 5, scale: [1, 1], mode: .replicate, pad: [2, 2, 2, 2], kernel: [3, 3], stride: [2, 1],
+              convPad: [1, 0, 0, 1]),
         // One output channel: the products degenerate to a single row.
         Chain(x: [1, 5, 5, 5], out: 1, scale: [2, 2], mode: .reflect, pad: [2, 2, 2, 2], kernel: [5, 5]),
     ]
@@ -40,7 +45,7 @@ import Testing
             let x = TensorType(c.dtype, c.x), w = TensorType(c.dtype, [c.out, c.x[1], c.kernel[0], c.kernel[1]])
             let b = TensorType(c.dtype, [c.out])
             func source(_ builder: GraphBuilder, _ v: ValueID) throws -> ValueID {
-                let up = try builder.upsampleNearest(v, scale: c.scale)
+                let up = c.scale == [1, 1] ? v : try builder.upsampleNearest(v, scale: c.scale)
                 return try c.mode.map { try builder.pad(up, mode: $0, c.pad) } ?? up
             }
             cases.append(BackendCase(name: "forward\(i)", inputs: [x, w]) { b, v in
@@ -56,7 +61,7 @@ import Testing
                 let inputShape = b.graph.type(of: padded).shape
                 var gx = try b.conv2dBackwardInput(gy, v[1], inputShape: inputShape, stride: c.stride, pad: c.convPad)
                 if let mode = c.mode { gx = try b.padBackward(gx, mode: mode, c.pad) }
-                gx = try b.upsampleNearestBackward(gx, scale: c.scale)
+                if c.scale != [1, 1] { gx = try b.upsampleNearestBackward(gx, scale: c.scale) }
                 let gw = try b.conv2dBackwardWeight(padded, gy, kernel: c.kernel, stride: c.stride, pad: c.convPad)
                 return try b.add(b.reduceSum(b.mul(gx, v[2]), axes: [0, 1, 2, 3]), b.reduceSum(b.mul(gw, v[3]), axes: [0, 1, 2, 3]))
             })

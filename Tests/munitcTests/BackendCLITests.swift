@@ -15,7 +15,9 @@ import Testing
         #expect(graph.stderr.contains("memory plan: arena"))
         #expect(graph.stdout.hasPrefix("graph "))
         let llvm = try CLI.run(["build", Self.example, "--emit", "llvm"])
-        #expect(llvm.status == 0 && llvm.stdout.contains("define void @conv2d_k3_s1_p0_2x16x10x10_to16"), "\(llvm.stderr)")
+        // The reflect pad folded into the convolution, AdaIN and ReLU into its epilogue: the names say so.
+        #expect(llvm.status == 0 && llvm.stdout.contains("define void @conv2d_reflectp1_k3_s1_2x16x8x8_to16_adain_relu_epilogue"),
+                "\(llvm.stderr)")
         let asm = try CLI.run(["build", Self.example, "--emit", "asm", "--no-fuse"])
         #expect(asm.status == 0 && asm.stdout.contains("munitc_step"), "\(asm.stderr)")
         let object = dir.appendingPathComponent("step.o").path
@@ -40,7 +42,8 @@ import Testing
         #expect(compared.status == 0, "\(compared.stderr)")
         let both = try #require(try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
         #expect(both["speedup"] is Double && both["unfused_median_seconds"] is Double)
-        #expect((both["worst_difference"] as? Double) == 0, "fused and unfused kernels compute the same")
+        // Folding the pad changes only the order of the gradient's sums: float32 rounding apart, the same.
+        #expect(((both["worst_difference"] as? Double) ?? 1) <= 1e-5, "fused and unfused kernels compute the same")
         let text = try CLI.run(["bench", step, "--iters", "1", "--top", "3"])
         #expect(text.stdout.contains("top kernels") && text.stdout.contains("GFLOP/s"))
         // The epilogue fusion shows in kernel names; disabling that one pass removes it.

@@ -127,6 +127,12 @@ struct GatheredConvolution {
         self.classes = classes
     }
 
+    /// One class whose groups are the single taps in order: its combined weights are the weights
+    /// themselves ([O, C·kh·kw] either way), so no combining or uncombining pass is needed.
+    var combinesIdentically: Bool {
+        classes.count == 1 && classes[0].rows.groups == (0..<kh).map { [$0] } && classes[0].cols.groups == (0..<kw).map { [$0] }
+    }
+
     /// Combined taps over all classes (the combined weights hold O·C·this many values).
     var combinedTaps: Int { classes.reduce(0) { $0 + $1.taps } }
     /// Every class's columns (C·taps × N·positions each) and positions (O × N·positions each), side by side

@@ -48,31 +48,20 @@ enum FusedConvolution {
                 for cls in g.classes where cls.taps > 0 {
                     let (rowTaps, colTaps) = (cls.rows.groups.count, cls.cols.groups.count)
                     let colCount = cls.cols.outputs.count, width = g.n * cls.positions
-                    let colRuns = (0..<colTaps).map { gx in affine(cls.cols.sources.map { $0[gx] }) }
-                    let colStep = colRuns.first??.step
-                    let affineCols = !cls.readsZeros && colRuns.allSatisfy { $0 != nil && $0!.step == colStep }
+                    let runs = ColumnRuns(cls.cols, taps: colTaps)
                     let rowSource = e.ir.constantTable(cls.rows.sources.flatMap { $0 })
                     let colSource = e.ir.constantTable(cls.cols.sources.flatMap { $0 })
-                    let colStart = e.ir.constantTable(colRuns.map { $0?.start ?? 0 })
+                    let (runLo, runHi, runStart) = (e.ir.constantTable(runs.lo), e.ir.constantTable(runs.hi), e.ir.constantTable(runs.start))
                     let classBase = cls.columnOffset * (g.c * g.n)
                     e.loop(cls.taps) { t in
                         let gy = t / colTaps, gx = t % colTaps
                         let rowBase = classBase + (channel * cls.taps + t) * width + sample * cls.positions
+                        let (lo, hi) = (e.lookup(runLo, gx), e.lookup(runHi, gx))
                         e.loop(e.index(0), e.index(cls.rows.outputs.count), vectorize: direction == .gather) { ri in
                             let sr = e.lookup(rowSource, ri * rowTaps + gy)
                             let lineBase = rowBase + ri * colCount
-                            if affineCols {
-                                let cellBase = imageBase + sr * g.w + e.lookup(colStart, gx)
-                                e.loop(colCount) { ci in
-                                    let cell = cellBase + ci * colStep!
-                                    switch direction {
-                                    case .gather: e.store(e.load(image, cell), columns, lineBase + ci)
-                                    case .scatterAdd: e.accumulate(e.load(columns, lineBase + ci), image, cell)
-                                    }
-                                }
-                                return
-                            }
-                            e.loop(colCount) { ci in
+                            // Cells through the source table (borders: reflected, replicated or zero).
+                            let tabled = { (ci: IRValue) in
                                 let sc = e.lookup(colSource, ci * colTaps + gx)
                                 let valid = sr.greaterEqual(origin).and(sc.greaterEqual(origin))
                                 let cell = imageBase + e.max(sr, origin) * g.w + e.max(sc, origin)
@@ -81,9 +70,57 @@ enum FusedConvolution {
                                 case .scatterAdd: e.ifThen(valid) { e.accumulate(e.load(columns, lineBase + ci), image, cell) }
                                 }
                             }
+                            e.loop(origin, lo, tabled)
+                            // The run of consecutive cells in between: a plain strided copy for the vectoriser
+                            // (guarded: a row of the padding reads zeros throughout).
+                            e.ifThen(sr.greaterEqual(origin), {
+                                let cellBase = imageBase + sr * g.w + e.lookup(runStart, gx)
+                                e.loop(lo, hi) { ci in
+                                    let cell = cellBase + ci * runs.step
+                                    switch direction {
+                                    case .gather: e.store(e.load(image, cell), columns, lineBase + ci)
+                                    case .scatterAdd: e.accumulate(e.load(columns, lineBase + ci), image, cell)
+                                    }
+                                }
+                            }, else: {
+                                if direction == .gather { e.loop(lo, hi) { ci in e.store(zero, columns, lineBase + ci) } }
+                            })
+                            e.loop(hi, e.index(colCount), tabled)
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Per column tap of a class, the longest run of outputs `lo ..< hi` whose source cells are
+    /// `start + i·step` (all inside the image), `step` the commonest difference between neighbours: the
+    /// gather copies that run directly and looks up only the cells around it.
+    struct ColumnRuns {
+        var step = 1
+        var lo: [Int] = [], hi: [Int] = [], start: [Int] = []
+
+        init(_ cls: GatherAxisClass, taps: Int) {
+            var differences: [Int: Int] = [:]
+            for gx in 0..<taps {
+                for i in cls.sources.indices.dropFirst() where cls.sources[i][gx] >= 0 && cls.sources[i - 1][gx] >= 0 {
+                    differences[cls.sources[i][gx] - cls.sources[i - 1][gx], default: 0] += 1
+                }
+            }
+            step = differences.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? 1
+            for gx in 0..<taps {
+                let s = cls.sources.map { $0[gx] }
+                var best = (0, 0), i = 0
+                while i < s.count {
+                    guard s[i] >= 0 else { i += 1; continue }
+                    var j = i + 1
+                    while j < s.count && s[j] == s[j - 1] + step { j += 1 }
+                    if j - i > best.1 - best.0 { best = (i, j) }
+                    i = j
+                }
+                lo.append(best.0)
+                hi.append(best.1)
+                start.append(best.1 > best.0 ? s[best.0] - best.0 * step : 0)
             }
         }
     }
@@ -178,21 +215,23 @@ enum FusedConvolution {
     }
 
     static func scratch(_ g: GatheredConvolution, _ dtype: DType) -> [TensorType] {
-        [TensorType(dtype, [g.o * g.c * max(1, g.combinedTaps)]), TensorType(dtype, [max(1, g.columnElements)]),
+        [TensorType(dtype, [g.combinesIdentically ? 1 : g.o * g.c * max(1, g.combinedTaps)]), TensorType(dtype, [max(1, g.columnElements)]),
          TensorType(dtype, [max(1, g.positionElements)])]
     }
 
     /// positions[O, N·p] = combined[O, C·taps] · columns[C·taps, N·p], per class; then stored with the bias.
     static func forward(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
         let g = chain.geometry, dtype = input.dtype
-        let y = input.operands.count, combined = y + 1, columns = y + 2, positions = y + 3
+        let y = input.operands.count, columns = y + 2, positions = y + 3
+        let combined = g.combinesIdentically ? 1 : y + 1
         let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
             let width = g.n * cls.positions
             e.gemm(dtype, transA: false, transB: false, m: g.o, n: width, k: g.c * cls.taps, a: wc, lda: g.c * cls.taps,
                    b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
         }
-        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch(g, dtype), phases: [
+        return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch(g, dtype), phases: (g.combinesIdentically ? [] : [
             combinePhase(g, weight: 1, into: combined),
+        ]) + [
             columnsPhase(g, .gather, image: 0, columns: columns, dtype: dtype),
             products,
             positionsPhase(g, toOutput: true, output: y, positions: positions, bias: chain.hasBias ? 2 : nil, dtype: dtype),
@@ -202,14 +241,16 @@ enum FusedConvolution {
     /// columns[C·taps, N·p] = combined[O, C·taps]ᵀ · gy gathered [O, N·p], per class; then scattered onto gx.
     static func backwardInput(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
         let g = chain.geometry, dtype = input.dtype
-        let (gy, gx, combined, columns, positions) = (0, 2, 3, 4, 5)
+        let (gy, gx, columns, positions) = (0, 2, 4, 5)
+        let combined = g.combinesIdentically ? 1 : 3
         let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
             let width = g.n * cls.positions
             e.gemm(dtype, transA: true, transB: false, m: g.c * cls.taps, n: width, k: g.o, a: wc, lda: g.c * cls.taps,
                    b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
         }
-        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch(g, dtype), phases: [
+        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch(g, dtype), phases: (g.combinesIdentically ? [] : [
             combinePhase(g, weight: 1, into: combined),
+        ]) + [
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
             products,
             columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
@@ -220,7 +261,8 @@ enum FusedConvolution {
     /// weight tap collects its groups.
     static func backwardWeight(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
         let g = chain.geometry, dtype = input.dtype
-        let (x, gy, gw, combined, columns, positions) = (0, 1, 2, 3, 4, 5)
+        let (x, gy, gw, columns, positions) = (0, 1, 2, 4, 5)
+        let combined = g.combinesIdentically ? gw : 3
         let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
             let width = g.n * cls.positions
             e.gemm(dtype, transA: false, transB: true, m: g.o, n: g.c * cls.taps, k: width, a: pos, lda: width,
@@ -230,7 +272,6 @@ enum FusedConvolution {
             columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
             products,
-            uncombinePhase(g, combined: combined, into: gw, dtype: dtype),
-        ])
+        ] + (g.combinesIdentically ? [] : [uncombinePhase(g, combined: combined, into: gw, dtype: dtype)]))
     }
 }
