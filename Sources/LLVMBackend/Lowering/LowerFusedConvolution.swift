@@ -70,12 +70,17 @@ enum FusedConvolution {
                                 case .scatterAdd: e.ifThen(valid) { e.accumulate(e.load(columns, lineBase + ci), image, cell) }
                                 }
                             }
-                            e.loop(origin, lo, tabled)
+                            // Border cells are few: kept scalar (vectorised, they would only cost compile time).
+                            e.loop(origin, lo, vectorize: false, tabled)
                             // The run of consecutive cells in between: a plain strided copy for the vectoriser
                             // (guarded: a row of the padding reads zeros throughout).
                             e.ifThen(sr.greaterEqual(origin), {
                                 let cellBase = imageBase + sr * g.w + e.lookup(runStart, gx)
-                                e.loop(lo, hi) { ci in
+                                if direction == .gather && runs.step == 1 {
+                                    e.copy(count: hi - lo, from: image, cellBase + lo, to: columns, lineBase + lo)
+                                    return
+                                }
+                                e.loop(lo, hi, compact: true) { ci in
                                     let cell = cellBase + ci * runs.step
                                     switch direction {
                                     case .gather: e.store(e.load(image, cell), columns, lineBase + ci)
@@ -83,9 +88,9 @@ enum FusedConvolution {
                                     }
                                 }
                             }, else: {
-                                if direction == .gather { e.loop(lo, hi) { ci in e.store(zero, columns, lineBase + ci) } }
+                                if direction == .gather { e.loop(lo, hi, vectorize: false) { ci in e.store(zero, columns, lineBase + ci) } }
                             })
-                            e.loop(hi, e.index(colCount), tabled)
+                            e.loop(hi, e.index(colCount), vectorize: false, tabled)
                         }
                     }
                 }
