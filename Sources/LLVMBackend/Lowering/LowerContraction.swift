@@ -208,8 +208,10 @@ extension Lowerings {
     static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let x = input.operands[0].shape, gy = input.operands[1].shape, kernel = input.attributes.ints("kernel")
         let g = ConvGeometry(x: x, kernel: kernel, outputChannels: gy[1], output: gy, attributes: input.attributes)
-        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
+        // Few output channels still favour the wide grid's GEMMs when it applies (measured: 64→3, 7×7 on
+        // 64×64: 1.5 ms against 3.7 ms for the direct dot products); their forward and data gradient stay direct.
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
+        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
         // One call over the whole batch: the sum over samples must not be split across threads.
         let gemm = KernelPhase(suffix: "", parallelCount: 1, usesBLAS: true) { e in
             e.loop(g.n) { n in
