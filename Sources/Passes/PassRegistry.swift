@@ -12,7 +12,7 @@ public struct PassSettings: Sendable {
 /// Every pass by its kebab-case name, for `--passes LIST` and help texts.
 public enum PassRegistry {
     /// The names `--passes` accepts, in a sensible pipeline order.
-    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce", "fuse-conv-input", "fuse-conv-epilogue", "fuse-elementwise"]
+    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce", "fuse-conv-input", "fuse-conv-epilogue", "fuse-elementwise", "fuse-prologue"]
 
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
@@ -27,6 +27,7 @@ public enum PassRegistry {
         case "fuse-conv-input": return FuseConvolutionInput()
         case "fuse-conv-epilogue": return FuseConvolutionEpilogue()
         case "fuse-elementwise": return FuseElementwise()
+        case "fuse-prologue": return FusePrologue()
         default:
             throw PassError(pass: name, "unknown pass (known: \(names.joined(separator: ", ")))")
         }
@@ -50,6 +51,7 @@ public enum PassRegistry {
             FuseConvolutionInput(),             // upsample → pad → conv (and its gradients) → one gathered convolution
             FuseConvolutionEpilogue(),          // conv → norm → activation → residual add → conv + one pass per norm group
             FuseElementwise(),                  // pointwise chains (Adam's updates, activation masks) → one loop each
+            FusePrologue(),                     // those chains read only by a reduction or norm gradient → into it
             DeadCodeElimination(),              // constants copied into regions leave their originals unused
         ]
     }

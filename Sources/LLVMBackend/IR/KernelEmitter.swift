@@ -25,6 +25,9 @@ final class KernelEmitter {
     /// kernel runs another op's lowering over its own buffer list (`KernelPhase.remapped`).
     var bufferMap: [Int]? = nil
     private func slot(_ buffer: Int) -> Int { bufferMap?[buffer] ?? buffer }
+    /// While set, loads from buffer `i` (as the code being emitted numbers it) compute the element instead:
+    /// a pointwise producer folded into the op that reads it (`fuse-prologue`), never stored.
+    var computed: [Int: (IRValue) -> IRValue] = [:]
     /// The element type of buffer `buffer` (as the code being emitted numbers it).
     func dtype(of buffer: Int) -> DType { bufferTypes[slot(buffer)] }
 
@@ -104,7 +107,14 @@ final class KernelEmitter {
         }!
     }
     func load(_ buffer: Int, _ index: IRValue) -> IRValue {
-        wrap(LLVMBuildLoad2(builder, ir.type(of: dtype(of: buffer)), address(buffer, index), ""))
+        if let compute = computed[buffer] {
+            // The producer reads this kernel's own buffers, unmapped.
+            let (map, inner) = (bufferMap, computed)
+            (bufferMap, computed) = (nil, [:])
+            defer { (bufferMap, computed) = (map, inner) }
+            return compute(index)
+        }
+        return wrap(LLVMBuildLoad2(builder, ir.type(of: dtype(of: buffer)), address(buffer, index), ""))
     }
     /// Stores `value`, rounding it to the buffer's dtype first (the interpreter's semantics).
     func store(_ value: IRValue, _ buffer: Int, _ index: IRValue) {

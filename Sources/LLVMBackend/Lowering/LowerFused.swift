@@ -3,12 +3,18 @@ import GraphIR
 /// Fused nodes: the region's nodes evaluated per element inside one loop nest.
 extension Lowerings {
     /// The fusion kinds the backend generates kernels for.
-    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue"])
+    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue", "prologue"])
 
     static let fused: [String: Lowering] = [
         "fused": .kernel { input in
             let kind = input.attributes.string("kind")
             guard kind != "elementwise" else { return elementwiseRegionPlan(input) }
+            if kind == "prologue" {
+                guard let plan = try? Prologue(region: input.region!).plan(input) else {
+                    preconditionFailure("fused node of kind '\(kind)' was not checked")
+                }
+                return plan
+            }
             if kind == "conv2d_epilogue" {
                 guard let plan = try? ConvolutionEpilogue(region: input.region!).plan(input) else {
                     preconditionFailure("fused node of kind '\(kind)' was not checked")
@@ -32,6 +38,10 @@ extension Lowerings {
         }
         if kind == "conv2d_epilogue" {
             _ = try ConvolutionEpilogue(region: region).plan(input)
+            return
+        }
+        if kind == "prologue" {
+            _ = try Prologue(region: region).plan(input)
             return
         }
         if kind != "elementwise" {
@@ -59,22 +69,25 @@ extension Lowerings {
         let name = "fused_" + opNames.prefix(4).joined(separator: "_") + (opNames.count > 4 ? "_etc" : "") + "_\(KernelName.shape(shape))"
         return KernelPlan(name: name, parallelCount: nest.parallelCount) { e in
             nest.emit(e) { offsets in
-                var values: [Int: IRValue] = [:]
-                for (k, argument) in region.arguments.enumerated() { values[argument.value.index] = e.load(k, offsets[k]) }
-                for node in region.nodes {
-                    let dtype = region.type(of: node.results[0]).dtype
-                    let value: IRValue
-                    if node.op.traits.contains(.constant) {
-                        value = e.real(node.attributes.float("value"), dtype)
-                    } else {
-                        value = e.convert(scalarFunctions[node.op.name]!(e, node.operands.map { values[$0.index]! }, node.attributes), to: dtype)
-                    }
-                    values[node.results[0].index] = value
-                }
-                for (j, output) in region.outputs.enumerated() {
-                    e.store(values[output.value.index]!, operandCount + j, offsets[operandCount + j])
-                }
+                let values = evaluate(e, region) { k in e.load(k, offsets[k]) }
+                for (j, value) in values.enumerated() { e.store(value, operandCount + j, offsets[operandCount + j]) }
             }
         }
+    }
+
+    /// A pointwise region's outputs at one element, given its arguments' values there: every value a
+    /// scalar in registers, rounded to its dtype as the unfused kernels round their stores.
+    static func evaluate(_ e: KernelEmitter, _ region: Graph, argument: (Int) -> IRValue) -> [IRValue] {
+        var values: [Int: IRValue] = [:]
+        for (k, a) in region.arguments.enumerated() { values[a.value.index] = argument(k) }
+        for node in region.nodes {
+            let dtype = region.type(of: node.results[0]).dtype
+            if node.op.traits.contains(.constant) {
+                values[node.results[0].index] = e.real(node.attributes.float("value"), dtype)
+            } else {
+                values[node.results[0].index] = e.convert(scalarFunctions[node.op.name]!(e, node.operands.map { values[$0.index]! }, node.attributes), to: dtype)
+            }
+        }
+        return region.outputs.map { values[$0.value.index]! }
     }
 }

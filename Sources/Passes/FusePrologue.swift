@@ -1,0 +1,46 @@
+import GraphIR
+
+/// Folds a pointwise producer into the reduction or norm gradient that alone reads it: a loss's
+/// `reduce_mean(abs(sub(x, y)))` computes |x − y| inside the mean's loop, a norm's backward takes
+/// `activation′ ⊙ upstream` (the ReLU mask times the incoming gradient) element by element as it sums.
+/// The result is a fused node of kind `prologue` whose region holds the producer (a plain pointwise op or
+/// a `fuse-elementwise` node) and the consumer; the intermediate tensor is never written.
+///
+/// Matched: the consumer's reduced operand (`reduce_sum`, `reduce_mean`, `global_avg_pool`) or upstream
+/// gradient (`instance_norm_backward`, `layer_norm_backward`, `batch_norm_backward`), produced by a
+/// single-result pointwise node that nothing else reads, whose operands have its shape or one element.
+/// Runs after `fuse-elementwise`, so a whole pointwise chain folds at once.
+public struct FusePrologue: Pass {
+    public let name = "fuse-prologue"
+    public let summary = "fold pointwise producers into the reductions and norm gradients that alone read them"
+
+    /// Consumer ops and the operand a producer may fold into.
+    static let consumers: [String: Int] = [
+        "reduce_sum": 0, "reduce_mean": 0, "global_avg_pool": 0,
+        "instance_norm_backward": 1, "layer_norm_backward": 1, "batch_norm_backward": 1,
+    ]
+
+    public init() {}
+
+    public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
+        var uses = [Int](repeating: 0, count: graph.values.count)
+        for node in graph.nodes { node.operands.forEach { uses[$0.index] += 1 } }
+        graph.outputs.forEach { uses[$0.value.index] += 2 }
+        var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
+        for (i, node) in graph.nodes.enumerated() {
+            guard let k = Self.consumers[node.op.name], k < node.operands.count else { continue }
+            let v = node.operands[k]
+            guard uses[v.index] == 1, case .node(let p, _) = graph.values[v.index].definition, !absorbed.contains(p) else { continue }
+            let producer = graph.nodes[p]
+            let pointwise = producer.region.map { _ in producer.attributes.string("kind") == "elementwise" }
+                ?? (FuseElementwise.fusible(producer.op) && !producer.op.traits.contains(.constant))
+            let shape = graph.type(of: v).shape
+            guard pointwise, producer.results.count == 1,
+                  producer.operands.allSatisfy({ graph.type(of: $0).shape == shape || graph.type(of: $0).elementCount == 1 }) else { continue }
+            fusions[i] = Fusion(kind: "prologue", members: [p, i], exporting: [node.results[0]])
+            absorbed.insert(p)
+            statistics[node.op.traits.contains(.backward) ? "norm-gradients" : "reductions"] += 1
+        }
+        return fusions.isEmpty ? graph : graph.fusing(fusions, absorbing: absorbed)
+    }
+}
