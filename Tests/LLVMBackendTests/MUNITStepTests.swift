@@ -28,10 +28,10 @@ import Testing
     }
 
     /// The whole fusion pipeline compiled, against the interpreter on the unfused step (Glow's
-    /// checkNumericalEquivalence): the decoder's upsampling convolutions in every padding mode.
-    @Test(arguments: [0, 1, 3])
-    func fusedGenStepMatchesTheInterpreter(variant: Int) throws {
-        try compareWithInterpreter(variant: variant, kind: .genStep, fuse: true)
+    /// checkNumericalEquivalence): every variant's padding, norms, activations and GAN type, both steps.
+    @Test(arguments: 0..<variants.count, [MUNITGraphKind.disStep, .genStep])
+    func fusedStepMatchesTheInterpreter(variant: Int, kind: MUNITGraphKind) throws {
+        try compareWithInterpreter(variant: variant, kind: kind, fuse: true)
     }
 
     func compareWithInterpreter(variant: Int, kind: MUNITGraphKind, fuse: Bool) throws {
@@ -52,7 +52,7 @@ import Testing
         if fuse {
             var statistics = PassStatistics()
             for pass in PassRegistry.fusionPipeline() { compiled = try pass.run(compiled, statistics: &statistics) }
-            #expect(statistics["input-gradients"] > 0 && statistics["convolutions"] > 0, "the decoder's convolutions fuse")
+            #expect(statistics["convolutions"] > 0, "convolutions fuse: \(statistics.counters)")
         }
         let actual = try Executable(graph: compiled, options: CompileOptions(optimizationLevel: 2, threads: 2)).run(arguments)
         #expect(Set(actual.keys) == Set(expected.keys))
