@@ -68,8 +68,9 @@ import Testing
             """))
     }
 
-    /// No upsampling (a pad alone stays materialised: see the pass's comment); an input gradient whose
-    /// padded gradient is also an output; an upsampling read by something other than a pad or convolution.
+    /// A pad alone before a convolution with 4 output channels (direct loops in the backend); an input
+    /// gradient whose padded gradient is also an output; an upsampling read by something other than a pad or
+    /// convolution.
     @Test func leavesChainsItCannotFold() throws {
         let text = """
             graph g {
@@ -111,5 +112,58 @@ import Testing
             }
             """)
         #expect(statistics["convolutions"] == 1 && statistics["input-gradients"] == 1)
+    }
+
+    /// A pad alone folds where the backend would copy columns anyway (a small plane); a 40×40 stride-1
+    /// plane keeps its pad, which the backend's shifted GEMMs read in place.
+    @Test func foldsALonePadOnlyWhereColumnsAreCopiedAnyway() throws {
+        var (text, statistics) = try CleanupCheck.run(FuseConvolutionInput(), """
+            graph g {
+              input %x : f32[1, 2, 6, 6]
+              input %w : f32[8, 2, 3, 3]
+              input %gy : f32[1, 8, 6, 6]
+              input %big : f32[1, 2, 40, 40]
+              input %wb : f32[8, 2, 3, 3]
+              %0 = pad(%x) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 8, 8]
+              %1 = conv2d(%0, %w) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 8, 6, 6]
+              %2 = conv2d_backward_input(%gy, %w) {stride = [1, 1], pad = [0, 0, 0, 0], input_shape = [1, 2, 8, 8]} : f32[1, 2, 8, 8]
+              %3 = pad_backward(%2) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 6, 6]
+              %4 = pad(%big) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 42, 42]
+              %5 = conv2d(%4, %wb) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 8, 40, 40]
+              output y = %1
+              output gx = %3
+              output large = %5
+            }
+            """)
+        #expect(statistics["convolutions"] == 1 && statistics["input-gradients"] == 1)
+        text = printGraph(try DeadCodeElimination().run(try parseGraph(text), statistics: &statistics))
+        #expect(text == CleanupCheck.golden("""
+            graph g {
+              input %x : f32[1, 2, 6, 6]
+              input %w : f32[8, 2, 3, 3]
+              input %gy : f32[1, 8, 6, 6]
+              input %big : f32[1, 2, 40, 40]
+              input %wb : f32[8, 2, 3, 3]
+              %0 = fused(%x, %w) {kind = conv2d} : f32[1, 8, 6, 6] {
+                input %a0 : f32[1, 2, 6, 6]
+                %0 = pad(%a0) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 8, 8]
+                input %a1 : f32[8, 2, 3, 3]
+                %1 = conv2d(%0, %a1) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 8, 6, 6]
+                output r0 = %1
+              }
+              %1 = fused(%gy, %w) {kind = conv2d_backward_input} : f32[1, 2, 6, 6] {
+                input %a0 : f32[1, 8, 6, 6]
+                input %a1 : f32[8, 2, 3, 3]
+                %0 = conv2d_backward_input(%a0, %a1) {stride = [1, 1], pad = [0, 0, 0, 0], input_shape = [1, 2, 8, 8]} : f32[1, 2, 8, 8]
+                %1 = pad_backward(%0) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 6, 6]
+                output r0 = %1
+              }
+              %2 = pad(%big) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 2, 42, 42]
+              %3 = conv2d(%2, %wb) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 8, 40, 40]
+              output y = %0
+              output gx = %1
+              output large = %3
+            }
+            """))
     }
 }
