@@ -89,8 +89,8 @@ struct Build: ParsableCommand {
         let stages = r.stageSeconds.map { String(format: "%@ %.0f ms", $0.stage, $0.seconds * 1000) }.joined(separator: ", ")
         return String(format: "  codegen (-O%d): %d nodes -> %d kernels generated, %d calls deduplicated, %d views; %@\n",
                       optimization.level, r.nodes, r.kernels, r.deduplicated, r.aliases, stages)
-            + String(format: "  memory plan: arena %.2f MB (%.2f MB without reuse), arguments %.2f MB\n",
-                     Double(r.arenaBytes) / 1e6, Double(r.unplannedArenaBytes) / 1e6, Double(r.argumentBytes) / 1e6)
+            + String(format: "  memory plan: arena %.2f MB (%.2f MB without reuse), %d results in place, arguments %.2f MB\n",
+                     Double(r.arenaBytes) / 1e6, Double(r.unplannedArenaBytes) / 1e6, r.inPlace, Double(r.argumentBytes) / 1e6)
     }
 
     func write(_ data: Data, to path: String) throws {

@@ -44,6 +44,8 @@ public struct CompileReport: Sendable {
     public var deduplicated = 0
     public var arenaBytes = 0
     public var unplannedArenaBytes = 0
+    /// Results written over an operand that dies at their node (in-place execution).
+    public var inPlace = 0
     public var argumentBytes = 0
     /// FLOPs of one run, from the op table's cost model.
     public var flops = 0
@@ -77,11 +79,17 @@ final class GraphCompiler {
 
     private func lower() throws(BackendError) {
         var aliasOf: [Int: ValueID] = [:]
+        // Views first: in-place planning follows them to the storage they share.
+        for node in graph.nodes {
+            if case .alias = try Lowerings.lowering(for: node.op) { aliasOf[node.results[0].index] = node.operands[0] }
+        }
+        let inPlace = InPlace.pairs(graph, aliasOf: aliasOf)
+        aliasOf = [:]
         var plans: [KernelPlan?] = []
         var symbols: [String: String] = [:]  // dedup key → symbol
         var usedSymbols = Set<String>()
         var nodeSymbols: [String?] = []
-        for node in graph.nodes {
+        for (i, node) in graph.nodes.enumerated() {
             report.nodes += 1
             report.flops += graph.cost(of: node).flops
             switch try Lowerings.lowering(for: node.op) {
@@ -97,24 +105,26 @@ final class GraphCompiler {
                 try Lowerings.checkFused(input)
                 let plan = lower(input)
                 plans.append(plan)
+                let pairs = inPlace[i] ?? []
                 let key = "\(node.op.name)|\(node.attributes.values.sorted { $0.key < $1.key })|\(input.operands)|\(input.results)"
-                    + (node.region.map { "|" + printGraph($0) } ?? "")
+                    + (node.region.map { "|" + printGraph($0) } ?? "") + (pairs.isEmpty ? "" : "|in place \(pairs)")
                 if let existing = symbols[key] {
                     report.deduplicated += 1
                     nodeSymbols.append(existing)
                     continue
                 }
-                var symbol = plan.name, suffix = 1
+                var symbol = plan.name + (pairs.isEmpty ? "" : "_inplace"), suffix = 1
                 while usedSymbols.contains(symbol) {
                     suffix += 1
-                    symbol = "\(plan.name)_v\(suffix)"
+                    symbol = "\(plan.name)\(pairs.isEmpty ? "" : "_inplace")_v\(suffix)"
                 }
                 usedSymbols.insert(symbol)
                 symbols[key] = symbol
                 nodeSymbols.append(symbol)
                 let bufferTypes = (input.operands + input.results + plan.scratch).map(\.dtype)
                 for phase in plan.phases {
-                    let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes)
+                    let mayAlias = Set(pairs.flatMap { [$0.operand, input.operands.count + $0.result] })
+                    let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes, mayAlias: mayAlias)
                     ir.addAttribute(LLVMGetNamedFunction(ir.module, symbol + phase.suffix),
                                     index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "noinline")
                     phase.emit(emitter)
@@ -123,7 +133,13 @@ final class GraphCompiler {
                 report.kernels += 1
             }
         }
-        plan = MemoryPlan(graph: graph, aliasOf: aliasOf,
+        // An in-place result shares its operand's storage, as a view would.
+        var shared = aliasOf
+        for (i, pairs) in inPlace {
+            for p in pairs { shared[graph.nodes[i].results[p.result].index] = graph.nodes[i].operands[p.operand] }
+        }
+        report.inPlace = inPlace.values.reduce(0) { $0 + $1.count }
+        plan = MemoryPlan(graph: graph, aliasOf: shared, countingAsUnplanned: Set(shared.keys).subtracting(aliasOf.keys),
                           scratchBytes: plans.map { ($0?.scratch ?? []).map(\.byteCount) }, reuse: !options.guardedBuffers)
         report.arenaBytes = plan.arenaBytes
         report.unplannedArenaBytes = plan.unplannedBytes

@@ -22,7 +22,8 @@ struct MemoryPlan {
 
     /// `aliasOf[v]` is the operand a result aliases; `scratchBytes[i]` the scratch sizes of node i. With
     /// `reuse` false every buffer gets its own bytes (the guarded runtime puts each in its own mapping).
-    init(graph: Graph, aliasOf: [Int: ValueID], scratchBytes: [[Int]], reuse: Bool = true) {
+    /// `countingAsUnplanned`: sharing results (in place) that would have had their own bytes without reuse.
+    init(graph: Graph, aliasOf: [Int: ValueID], countingAsUnplanned: Set<Int> = [], scratchBytes: [[Int]], reuse: Bool = true) {
         values = Array(repeating: nil, count: graph.values.count)
         scratch = scratchBytes.map { _ in [] }
         func root(_ v: ValueID) -> Int {
@@ -48,8 +49,11 @@ struct MemoryPlan {
         func free(_ offset: Int, _ bytes: Int) { if reuse { allocator.free(offset, bytes) } }
         for (i, node) in graph.nodes.enumerated() {
             for r in node.results {
-                if aliasOf[r.index] != nil { continue }
                 let bytes = graph.type(of: r).byteCount
+                if aliasOf[r.index] != nil {
+                    if countingAsUnplanned.contains(r.index) { unplannedBytes += MemoryPlan.aligned(bytes) }
+                    continue
+                }
                 unplannedBytes += MemoryPlan.aligned(bytes)
                 values[r.index] = .arena(allocate(bytes))
             }

@@ -1,0 +1,46 @@
+import GraphIR
+
+/// In-place execution: a pointwise node may write a result over an operand that dies at that node (same
+/// type, read at the same element as the result is written), so the memory plan gives both one buffer. The
+/// kernel for such a call is generated without `noalias` between the two (a separate kernel from the
+/// out-of-place one), so nothing relies on them being distinct.
+enum InPlace {
+    /// For each node that can run in place: (result position, operand position) pairs.
+    static func pairs(_ graph: Graph, aliasOf: [Int: ValueID]) -> [Int: [(result: Int, operand: Int)]] {
+        func root(_ v: ValueID) -> Int {
+            var index = v.index
+            while let next = aliasOf[index] { index = next.index }
+            return index
+        }
+        var lastUse = [Int](repeating: -1, count: graph.values.count)
+        for (i, node) in graph.nodes.enumerated() {
+            for v in node.operands + node.results { lastUse[root(v)] = max(lastUse[root(v)], i) }
+        }
+        for output in graph.outputs { lastUse[root(output.value)] = Int.max }
+        var claimed = Set<Int>()  // roots already overwritten
+        var pairs: [Int: [(result: Int, operand: Int)]] = [:]
+        for (i, node) in graph.nodes.enumerated() where isPointwise(node) {
+            var taken: [(result: Int, operand: Int)] = []
+            for (k, v) in node.operands.enumerated() {
+                let r = root(v)
+                guard case .node = graph.values[r].definition, lastUse[r] == i, !claimed.contains(r),
+                      // Every other operand on this storage must be this very value (read at the same element).
+                      node.operands.allSatisfy({ root($0) != r || $0 == v }),
+                      node.operands.firstIndex(of: v) == k,
+                      let j = node.results.indices.first(where: { j in
+                          graph.type(of: node.results[j]) == graph.type(of: v) && !taken.contains { $0.result == j }
+                      }) else { continue }
+                taken.append((j, k))
+                claimed.insert(r)
+            }
+            if !taken.isEmpty { pairs[i] = taken }
+        }
+        return pairs
+    }
+
+    /// Kernels that read each operand and write each result at the same element, once, in one pass.
+    static func isPointwise(_ node: Node) -> Bool {
+        if let region = node.region { return node.attributes.string("kind") == "elementwise" && region.outputs.count >= 1 }
+        return Lowerings.scalarFunctions[node.op.name] != nil
+    }
+}
