@@ -31,8 +31,7 @@ final class KernelEmitter {
     /// The element type of buffer `buffer` (as the code being emitted numbers it).
     func dtype(of buffer: Int) -> DType { bufferTypes[slot(buffer)] }
 
-    /// `mayAlias`: buffers not marked `noalias` (an in-place call passes an operand and a result that share storage).
-    init(ir: IRModule, name: String, bufferTypes: [DType], mayAlias: Set<Int> = []) {
+    init(ir: IRModule, name: String, bufferTypes: [DType]) {
         self.ir = ir
         self.name = name
         self.bufferTypes = bufferTypes
@@ -41,7 +40,7 @@ final class KernelEmitter {
         LLVMSetLinkage(body, LLVMInternalLinkage)
         ir.targetHost(body)
         ir.addAttribute(body, index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "alwaysinline")
-        for i in bufferTypes.indices where !mayAlias.contains(i) { ir.addAttribute(body, index: UInt32(i + 1), "noalias") }
+        for i in bufferTypes.indices { ir.addAttribute(body, index: UInt32(i + 1), "noalias") }
         entryBlock = LLVMAppendBasicBlockInContext(ir.context, body, "entry")
         LLVMPositionBuilderAtEnd(ir.builder, entryBlock)
         buffers = bufferTypes.indices.map { LLVMGetParam(body, UInt32($0))! }

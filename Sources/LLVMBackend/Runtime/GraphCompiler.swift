@@ -123,8 +123,15 @@ final class GraphCompiler {
                 nodeSymbols.append(symbol)
                 let bufferTypes = (input.operands + input.results + plan.scratch).map(\.dtype)
                 for phase in plan.phases {
-                    let mayAlias = Set(pairs.flatMap { [$0.operand, input.operands.count + $0.result] })
-                    let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes, mayAlias: mayAlias)
+                    let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes)
+                    // In place, the kernel reads the overwritten operand through the result's pointer: one base
+                    // pointer, the same index for the load and the store, so it still vectorises (with two
+                    // possibly-aliasing pointers LLVM would test for overlap at run time and take its scalar loop).
+                    if !pairs.isEmpty {
+                        var map = Array(bufferTypes.indices)
+                        for p in pairs { map[p.operand] = input.operands.count + p.result }
+                        emitter.bufferMap = map
+                    }
                     ir.addAttribute(LLVMGetNamedFunction(ir.module, symbol + phase.suffix),
                                     index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "noinline")
                     phase.emit(emitter)

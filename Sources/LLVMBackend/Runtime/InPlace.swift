@@ -2,8 +2,8 @@ import GraphIR
 
 /// In-place execution: a pointwise node may write a result over an operand that dies at that node (same
 /// type, read at the same element as the result is written), so the memory plan gives both one buffer. The
-/// kernel for such a call is generated without `noalias` between the two (a separate kernel from the
-/// out-of-place one), so nothing relies on them being distinct.
+/// kernel for such a call (a separate kernel from the out-of-place one) reads that operand through the
+/// result's pointer and never touches the operand's own, so `noalias` stays true of every pointer it uses.
 enum InPlace {
     /// For each node that can run in place: (result position, operand position) pairs.
     static func pairs(_ graph: Graph, aliasOf: [Int: ValueID]) -> [Int: [(result: Int, operand: Int)]] {
