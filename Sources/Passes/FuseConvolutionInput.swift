@@ -30,7 +30,10 @@ public struct FuseConvolutionInput: Pass {
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
         var uses = [Int](repeating: 0, count: graph.values.count)
-        for node in graph.nodes { node.operands.forEach { uses[$0.index] += 1 } }
+        var readers = [[Int]](repeating: [], count: graph.values.count)
+        for (i, node) in graph.nodes.enumerated() {
+            node.operands.forEach { uses[$0.index] += 1; readers[$0.index].append(i) }
+        }
         graph.outputs.forEach { uses[$0.value.index] += 2 }  // an output is never an intermediate
         func producer(_ v: ValueID, _ op: String, singleUse: Bool = false) -> Int? {
             guard case .node(let p, _) = graph.values[v.index].definition, graph.nodes[p].op.name == op,
@@ -70,8 +73,8 @@ public struct FuseConvolutionInput: Pass {
                 guard let conv = producer(v, "conv2d_backward_input", singleUse: true) else { continue }
                 if node.op.name == "pad_backward" {
                     // A pad_backward that an upsampling's gradient reads is folded from there.
-                    let readers = graph.nodes.indices.filter { graph.nodes[$0].operands.contains(node.results[0]) }
-                    if uses[node.results[0].index] == 1, let reader = readers.first, graph.nodes[reader].op.name == "upsample_nearest_backward" { continue }
+                    if uses[node.results[0].index] == 1, let reader = readers[node.results[0].index].first,
+                       graph.nodes[reader].op.name == "upsample_nearest_backward" { continue }
                     let gy = graph.nodes[conv].operands[0]
                     guard foldsPadAlone(graph.nodes[conv], gy: gy, paddedWidth: graph.nodes[conv].attributes.ints("input_shape")[3]) else { continue }
                 }

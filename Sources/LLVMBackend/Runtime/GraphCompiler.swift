@@ -78,13 +78,12 @@ final class GraphCompiler {
     }
 
     private func lower() throws(BackendError) {
-        var aliasOf: [Int: ValueID] = [:]
+        var aliasOf: [Int: ValueID] = [:]  // view → the operand whose storage it shares
         // Views first: in-place planning follows them to the storage they share.
         for node in graph.nodes {
             if case .alias = try Lowerings.lowering(for: node.op) { aliasOf[node.results[0].index] = node.operands[0] }
         }
         let inPlace = InPlace.pairs(graph, aliasOf: aliasOf)
-        aliasOf = [:]
         var plans: [KernelPlan?] = []
         var symbols: [String: String] = [:]  // dedup key → symbol
         var usedSymbols = Set<String>()
@@ -94,7 +93,6 @@ final class GraphCompiler {
             report.flops += graph.cost(of: node).flops
             switch try Lowerings.lowering(for: node.op) {
             case .alias:
-                aliasOf[node.results[0].index] = node.operands[0]
                 report.aliases += 1
                 plans.append(nil)
                 nodeSymbols.append(nil)
