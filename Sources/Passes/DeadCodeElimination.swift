@@ -33,12 +33,27 @@ extension Graph {
     /// A copy of this graph with only the nodes where `keep` is true (their operands must be kept too),
     /// arguments and outputs unchanged, values renumbered.
     func rebuilt(keepingNodes keep: [Bool]) -> Graph {
+        rebuilt(nodes: nodes.indices.filter { keep[$0] })
+    }
+
+    /// A copy of this graph with the nodes `order` in that order (each after its operands' producers),
+    /// arguments and outputs unchanged, values renumbered. Where `replace` returns pairs, node i is not
+    /// copied: `replace` has appended its stand-in to the new graph (reading old values through `map`) and
+    /// says which old values the new ones stand for. The one graph-copying loop the passes share.
+    func rebuilt(nodes order: [Int],
+                 replacing replace: (_ i: Int, _ graph: inout Graph, _ map: (ValueID) -> ValueID) -> [(ValueID, ValueID)]? = { _, _, _ in nil })
+        -> Graph {
         var result = Graph(name: name)
         var map: [ValueID: ValueID] = [:]
         for arg in arguments {
             map[arg.value] = result.addArgument(name: arg.name, kind: arg.kind, type: type(of: arg.value), location: arg.location)
         }
-        for (index, node) in nodes.enumerated() where keep[index] {
+        for index in order {
+            if let replaced = replace(index, &result, { map[$0]! }) {
+                for (old, new) in replaced { map[old] = new }
+                continue
+            }
+            let node = nodes[index]
             let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
                                             resultTypes: node.results.map { type(of: $0) })
             for (old, new) in zip(node.results, results) { map[old] = new }

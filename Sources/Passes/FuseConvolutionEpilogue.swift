@@ -16,9 +16,6 @@ public struct FuseConvolutionEpilogue: Pass {
     public let name = "fuse-conv-epilogue"
     public let summary = "fold a convolution's norm, activation and residual add into its kernel"
 
-    /// The norms with per-plane or per-sample statistics the backend folds.
-    static let norms: Set<String> = ["instance_norm", "adain", "layer_norm"]
-
     public init() {}
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
@@ -48,7 +45,7 @@ public struct FuseConvolutionEpilogue: Pass {
                 return true
             }
             var folded: [String] = []
-            if follow({ Self.norms.contains($0.op.name) }) { folded.append("norms") }
+            if follow({ FusionContract.epilogueNorms.contains($0.op.name) }) { folded.append("norms") }
             if follow({ $0.op.traits.contains(.activation) && $0.operands.count == 1 }) { folded.append("activations") }
             if follow({ $0.op.name == "add" && graph.type(of: $0.operands[1]).shape == shape
                         && graph.type(of: $0.results[0]).shape == shape }) { folded.append("residual-adds") }

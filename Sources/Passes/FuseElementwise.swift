@@ -135,22 +135,6 @@ extension Graph {
         }
         // Nothing to gain when they already come first.
         guard hoisted != Array(0..<hoisted.count) else { return self }
-        let order = hoisted + nodes.indices.filter { !early[$0] }
-        var result = Graph(name: name)
-        var map: [ValueID: ValueID] = [:]
-        for argument in arguments {
-            map[argument.value] = result.addArgument(name: argument.name, kind: argument.kind, type: type(of: argument.value),
-                                                     location: argument.location)
-        }
-        for i in order {
-            let node = nodes[i]
-            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
-                                            resultTypes: node.results.map { type(of: $0) })
-            for (old, new) in zip(node.results, results) { map[old] = new }
-        }
-        for output in outputs {
-            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
-        }
-        return result
+        return rebuilt(nodes: hoisted + nodes.indices.filter { !early[$0] })
     }
 }

@@ -14,12 +14,6 @@ public struct FusePrologue: Pass {
     public let name = "fuse-prologue"
     public let summary = "fold pointwise producers into the reductions and norm gradients that alone read them"
 
-    /// Consumer ops and the operand a producer may fold into.
-    static let consumers: [String: Int] = [
-        "reduce_sum": 0, "reduce_mean": 0, "global_avg_pool": 0,
-        "instance_norm_backward": 1, "layer_norm_backward": 1, "batch_norm_backward": 1,
-    ]
-
     public init() {}
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
@@ -28,7 +22,7 @@ public struct FusePrologue: Pass {
         graph.outputs.forEach { uses[$0.value.index] += 2 }
         var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
-            guard let k = Self.consumers[node.op.name], k < node.operands.count else { continue }
+            guard let k = FusionContract.prologueConsumers[node.op.name], k < node.operands.count else { continue }
             let v = node.operands[k]
             guard uses[v.index] == 1, case .node(let p, _) = graph.values[v.index].definition, !absorbed.contains(p) else { continue }
             let producer = graph.nodes[p]

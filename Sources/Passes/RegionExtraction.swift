@@ -50,28 +50,13 @@ extension Graph {
     /// This graph with each `fusions[i]` as one fused node in place of node i, and the nodes in `absorbed`
     /// (members whose values only their fused node uses) left out; everything else copied as it is.
     func fusing(_ fusions: [Int: Fusion], absorbing absorbed: Set<Int>) -> Graph {
-        var result = Graph(name: name)
-        var map: [ValueID: ValueID] = [:]
-        for argument in arguments {
-            map[argument.value] = result.addArgument(name: argument.name, kind: argument.kind, type: type(of: argument.value),
-                                                     location: argument.location)
+        rebuilt(nodes: nodes.indices.filter { !absorbed.contains($0) }) { i, result, map in
+            guard let fusion = fusions[i] else { return nil }
+            let (region, operands, exported) = makeRegion(members: fusion.members, of: self, exporting: fusion.exporting,
+                                                          copyingConstants: fusion.copyingConstants)
+            let results = result.appendFusedNode(kind: fusion.kind, operands: operands.map(map), region: region,
+                                                 location: nodes[i].location)
+            return Array(zip(exported, results))
         }
-        for (i, node) in nodes.enumerated() where !absorbed.contains(i) {
-            if let fusion = fusions[i] {
-                let (region, operands, exported) = makeRegion(members: fusion.members, of: self, exporting: fusion.exporting,
-                                                              copyingConstants: fusion.copyingConstants)
-                let results = result.appendFusedNode(kind: fusion.kind, operands: operands.map { map[$0]! }, region: region,
-                                                     location: node.location)
-                for (old, new) in zip(exported, results) { map[old] = new }
-                continue
-            }
-            let results = result.appendCopy(of: node, operands: node.operands.map { map[$0]! },
-                                            resultTypes: node.results.map { type(of: $0) })
-            for (old, new) in zip(node.results, results) { map[old] = new }
-        }
-        for output in outputs {
-            result.addOutput(name: output.name, value: map[output.value]!, isLoss: output.isLoss, location: output.location)
-        }
-        return result
     }
 }

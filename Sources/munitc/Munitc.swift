@@ -16,8 +16,9 @@ struct Munitc: ParsableCommand {
 
     /// OpenBLAS's idle workers spin (yielding) for about 2^28 cycles after each GEMM, on the same cores the
     /// generated kernels' threads then need; 2^4 makes them sleep at once (measured: 1–4% faster MUNIT
-    /// iterations, 6 runs of 6). OpenBLAS reads `OPENBLAS_THREAD_TIMEOUT` when it is loaded, before `main`,
-    /// so munitc sets it and re-executes itself once; a value the user set is left alone.
+    /// iterations in 6 alternating pairs of 5-iteration benches). OpenBLAS reads `OPENBLAS_THREAD_TIMEOUT`
+    /// when it is loaded, before `main`, so munitc sets it and re-executes itself once; a value the user set
+    /// is left alone.
     static func shortenOpenBLASSpinning() {
         #if os(Linux)
         guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil, let executable = realpath("/proc/self/exe", nil) else { return }

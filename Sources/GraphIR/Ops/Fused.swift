@@ -15,6 +15,19 @@ extension Ops {
         cost: { _, _, _ in Cost(flops: 0, bytes: 0) })
 }
 
+/// What the fusion passes and the backend agree a fused kind may hold, in one place.
+public enum FusionContract {
+    /// Norms a `conv2d_epilogue` folds: statistics per (n, c) plane or per sample, so each group can be
+    /// normalised as soon as the convolution has written it (not batch norm, whose groups span the batch).
+    public static let epilogueNorms: Set<String> = ["instance_norm", "adain", "layer_norm"]
+    /// Ops a `prologue` folds a pointwise producer into, with the operand it computes: ops whose kernels read
+    /// that operand element by element.
+    public static let prologueConsumers: [String: Int] = [
+        "reduce_sum": 0, "reduce_mean": 0, "global_avg_pool": 0,
+        "instance_norm_backward": 1, "layer_norm_backward": 1, "batch_norm_backward": 1,
+    ]
+}
+
 extension Graph {
     /// The cost of a node: its op's rule, or for a fused node the sum of its region's nodes, with the bytes
     /// of the fused node's own operands and results (what stays in registers is not traffic).

@@ -11,8 +11,6 @@ struct ConvolutionEpilogue {
     let norm: Node?, activation: Node?, residualAdd: Node?
     let region: Graph
 
-    static let norms: Set<String> = ["instance_norm", "adain", "layer_norm"]
-
     init(region: Graph) throws(BackendError) {
         self.region = region
         var nodes = region.nodes[...]
@@ -34,25 +32,32 @@ struct ConvolutionEpilogue {
             previous = next.results[0]
             return next
         }
-        norm = take { Self.norms.contains($0.op.name) }
+        norm = take { FusionContract.epilogueNorms.contains($0.op.name) }
         activation = take { $0.op.traits.contains(.activation) && $0.operands.count == 1 && Lowerings.scalarFunctions[$0.op.name] != nil }
         let shape = region.type(of: first.results[0]).shape
         residualAdd = take { $0.op.name == "add" && region.type(of: $0.operands[1]).shape == shape }
         guard nodes.isEmpty else { throw fail("unexpected '\(nodes.first!.op.name)'") }
         guard norm != nil || activation != nil || residualAdd != nil else { throw fail("nothing after the convolution") }
+        lowerConvolution = { _ in preconditionFailure("set below") }
+        try Lowerings.checkFused(convolutionInput)
+        guard case .kernel(let lower) = try Lowerings.lowering(for: first.op) else { throw fail("the convolution has no kernel") }
+        lowerConvolution = lower
     }
 
     /// The region argument index of a value read from outside.
     func argument(_ v: ValueID) -> Int { region.arguments.firstIndex { $0.value == v }! }
     func output(_ v: ValueID) -> Int? { region.outputs.firstIndex { $0.value == v } }
 
-    func plan(_ input: LoweringInput) throws(BackendError) -> KernelPlan {
-        let conv = convolution
-        let convInput = LoweringInput(op: conv.op, attributes: conv.attributes, operands: conv.operands.map { region.type(of: $0) },
-                                      results: [region.type(of: conv.results[0])], region: conv.region)
-        try Lowerings.checkFused(convInput)
-        guard case .kernel(let lower) = try Lowerings.lowering(for: conv.op) else { throw BackendError("convolution without a kernel") }
-        let convPlan = lower(convInput)
+    /// The convolution as a node of its own, and its lowering (checked in `init`).
+    var convolutionInput: LoweringInput {
+        LoweringInput(op: convolution.op, attributes: convolution.attributes, operands: convolution.operands.map { region.type(of: $0) },
+                      results: [region.type(of: convolution.results[0])], region: convolution.region)
+    }
+    private var lowerConvolution: @Sendable (LoweringInput) -> KernelPlan
+
+    func plan(_ input: LoweringInput) -> KernelPlan {
+        let conv = convolution, convInput = convolutionInput
+        let convPlan = lowerConvolution(convInput)
         let (operands, results) = (input.operands.count, input.results.count)
         let scratchBase = operands + results
         // The convolution's output: one of the fused node's results if something reads it, else scratch.

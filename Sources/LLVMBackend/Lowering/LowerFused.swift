@@ -10,13 +10,13 @@ extension Lowerings {
             let kind = input.attributes.string("kind")
             guard kind != "elementwise" else { return elementwiseRegionPlan(input) }
             if kind == "prologue" {
-                guard let plan = try? Prologue(region: input.region!).plan(input) else {
+                guard let plan = (try? Prologue(region: input.region!))?.plan(input) else {
                     preconditionFailure("fused node of kind '\(kind)' was not checked")
                 }
                 return plan
             }
             if kind == "conv2d_epilogue" {
-                guard let plan = try? ConvolutionEpilogue(region: input.region!).plan(input) else {
+                guard let plan = (try? ConvolutionEpilogue(region: input.region!))?.plan(input) else {
                     preconditionFailure("fused node of kind '\(kind)' was not checked")
                 }
                 return plan
@@ -37,11 +37,11 @@ extension Lowerings {
             throw BackendError("the LLVM backend cannot generate fused nodes of kind '\(kind)' (it knows \(fusedKinds.sorted()))")
         }
         if kind == "conv2d_epilogue" {
-            _ = try ConvolutionEpilogue(region: region).plan(input)
+            _ = try ConvolutionEpilogue(region: region)
             return
         }
         if kind == "prologue" {
-            _ = try Prologue(region: region).plan(input)
+            _ = try Prologue(region: region)
             return
         }
         if kind != "elementwise" {

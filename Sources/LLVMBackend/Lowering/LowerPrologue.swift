@@ -6,21 +6,15 @@ import GraphIR
 /// so the intermediate tensor is never written or read back. Values are rounded as the unfused kernels
 /// round their stores: results are bit for bit the unfused ones.
 struct Prologue {
-    /// Ops whose lowerings read the folded operand only element by element (never as a BLAS pointer).
-    static let consumers: [String: Int] = [
-        "reduce_sum": 0, "reduce_mean": 0, "global_avg_pool": 0,
-        "instance_norm_backward": 1, "layer_norm_backward": 1, "batch_norm_backward": 1,
-    ]
-
     let producer: Node, consumer: Node, region: Graph
     /// The consumer operand the producer computes.
     let operand: Int
 
     init(region: Graph) throws(BackendError) {
         let names = region.nodes.map(\.op.name)
-        guard region.nodes.count == 2, let operand = Prologue.consumers[names[1]] else {
+        guard region.nodes.count == 2, let operand = FusionContract.prologueConsumers[names[1]] else {
             throw BackendError("a fused 'prologue' node must hold a pointwise producer, then one of "
-                + "\(Prologue.consumers.keys.sorted()) (got \(names))")
+                + "\(FusionContract.prologueConsumers.keys.sorted()) (got \(names))")
         }
         (producer, consumer, self.region, self.operand) = (region.nodes[0], region.nodes[1], region, operand)
         let produced = producer.results.count == 1 ? producer.results[0] : nil
@@ -34,18 +28,22 @@ struct Prologue {
         for v in producer.operands where region.type(of: v).shape != shape && region.type(of: v).elementCount != 1 {
             throw BackendError("a fused 'prologue' producer's operands must have its shape \(shape) or one element, got \(region.type(of: v).shape)")
         }
+        guard case .kernel(let lower) = try Lowerings.lowering(for: consumer.op) else {
+            throw BackendError("'\(consumer.op.name)' has no kernel to fold a producer into")
+        }
+        lowerConsumer = lower
     }
 
     func argument(_ v: ValueID) -> Int { region.arguments.firstIndex { $0.value == v }! }
 
-    func plan(_ input: LoweringInput) throws(BackendError) -> KernelPlan {
+    /// The consumer's lowering (checked in `init`).
+    private var lowerConsumer: @Sendable (LoweringInput) -> KernelPlan
+
+    func plan(_ input: LoweringInput) -> KernelPlan {
         let consumerInput = LoweringInput(op: consumer.op, attributes: consumer.attributes,
                                           operands: consumer.operands.map { region.type(of: $0) },
                                           results: consumer.results.map { region.type(of: $0) })
-        guard case .kernel(let lower) = try Lowerings.lowering(for: consumer.op) else {
-            throw BackendError("'\(consumer.op.name)' has no kernel to fold a producer into")
-        }
-        let inner = lower(consumerInput)
+        let inner = lowerConsumer(consumerInput)
         let (operands, results) = (input.operands.count, input.results.count)
         // The folded operand's slot is never read (its loads are computed); map it anywhere valid.
         let map = consumer.operands.enumerated().map { j, v in j == operand ? 0 : argument(v) }
