@@ -12,7 +12,7 @@ public struct PassSettings: Sendable {
 /// Every pass by its kebab-case name, for `--passes LIST` and help texts.
 public enum PassRegistry {
     /// The names `--passes` accepts, in a sensible pipeline order.
-    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce", "fuse-conv-input", "fuse-conv-epilogue", "fuse-elementwise", "fuse-prologue"]
+    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce", "fuse-conv-input", "fuse-conv-backward", "fuse-conv-epilogue", "fuse-elementwise", "fuse-prologue"]
 
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
@@ -25,6 +25,7 @@ public enum PassRegistry {
         case "cse": return CommonSubexpressionElimination()
         case "dce": return DeadCodeElimination()
         case "fuse-conv-input": return FuseConvolutionInput()
+        case "fuse-conv-backward": return FuseConvolutionBackward()
         case "fuse-conv-epilogue": return FuseConvolutionEpilogue()
         case "fuse-elementwise": return FuseElementwise()
         case "fuse-prologue": return FusePrologue()
@@ -49,6 +50,7 @@ public enum PassRegistry {
     public static func fusionPipeline() -> [any Pass] {
         [
             FuseConvolutionInput(),             // upsample → pad → conv (and its gradients) → one gathered convolution
+            FuseConvolutionBackward(),          // a convolution's data and weight gradients → one kernel, gy rearranged once
             FuseConvolutionEpilogue(),          // conv → norm → activation → residual add → conv + one pass per norm group
             FuseElementwise(),                  // pointwise chains (Adam's updates, activation masks) → one loop each
             FusePrologue(),                     // those chains read only by a reduction or norm gradient → into it

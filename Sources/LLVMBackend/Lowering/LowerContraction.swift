@@ -4,7 +4,7 @@ import GraphIR
 /// A convolution's geometry and the compile-time tables of its taps: for kernel row `ky`, the output rows
 /// whose input row lies inside the image (`rowsLo[ky] ..< rowsHi[ky]`), and the same for columns. Everything
 /// outside is a zero of the padding, so im2col writes zeros there without testing each cell.
-struct ConvGeometry {
+struct ConvGeometry: Equatable {
     let n, c, h, w, o, kh, kw, oh, ow: Int
     let stride: [Int], pad: [Int]
     var plane: Int { oh * ow }
@@ -21,6 +21,19 @@ struct ConvGeometry {
         (oh, ow) = (output[2], output[3])
         stride = attributes.ints("stride")
         pad = attributes.ints("pad")
+    }
+
+    /// The convolution a `conv2d_backward_input` node (gy, w → gx) differentiates.
+    init(backwardInput input: LoweringInput) {
+        let gy = input.operands[0].shape, weight = input.operands[1].shape
+        self.init(x: input.result.shape, kernel: [weight[2], weight[3]], outputChannels: weight[0], output: gy, attributes: input.attributes)
+    }
+
+    /// The convolution a `conv2d_backward_weight` node (x, gy → gw) differentiates.
+    init(backwardWeight input: LoweringInput) {
+        let gy = input.operands[1].shape
+        self.init(x: input.operands[0].shape, kernel: input.attributes.ints("kernel"), outputChannels: gy[1], output: gy,
+                  attributes: input.attributes)
     }
 
     /// Outputs o with 0 ≤ o·stride + tap − before < size.
@@ -99,6 +112,32 @@ struct ConvGeometry {
                     }
                 })
             }
+        }
+    }
+}
+
+extension ConvGeometry {
+    /// Per sample n in `samples`: `target`[n] = Wᵀ · gy[n] through BLAS, the columns [C·kh·kw, OH·OW] (gx
+    /// itself for a 1×1 convolution).
+    func emitDataProducts(_ e: KernelEmitter, _ dtype: DType, samples: (IRValue, IRValue), gy: Int, weight: Int, target: Int) {
+        e.loop(samples.0, samples.1) { n in
+            let sampleSize = isPointwise ? c * h * w : patch * plane
+            e.gemm(dtype, transA: true, transB: false, m: patch, n: plane, k: o,
+                   a: e.pointer(weight, offset: e.index(0)), lda: patch, b: e.pointer(gy, offset: n * (o * plane)), ldb: plane,
+                   beta: e.real(0, dtype), c: e.pointer(target, offset: n * sampleSize), ldc: plane)
+        }
+    }
+
+    /// gW[O, C·kh·kw] = Σ_n gy[n] · `source`[n]ᵀ (the columns of x, or x itself for a 1×1 convolution),
+    /// accumulated by the GEMM's beta after the first sample: one caller over the whole batch, since the
+    /// sum over samples must not be split across threads.
+    func emitWeightProducts(_ e: KernelEmitter, _ dtype: DType, gy: Int, source: Int, gw: Int) {
+        e.loop(n) { sample in
+            let sampleSize = isPointwise ? c * h * w : patch * plane
+            let beta = e.select(sample.equal(e.index(0)), e.real(0, dtype), e.real(1, dtype))
+            e.gemm(dtype, transA: false, transB: true, m: o, n: patch, k: plane,
+                   a: e.pointer(gy, offset: sample * (o * plane)), lda: plane, b: e.pointer(source, offset: sample * sampleSize), ldb: plane,
+                   beta: beta, c: e.pointer(gw, offset: e.index(0)), ldc: patch)
         }
     }
 }
@@ -183,18 +222,11 @@ extension Lowerings {
     /// Per sample columns[n] = Wᵀ · gy[n] through BLAS, then a parallel col2im onto gx (a 1×1 convolution
     /// writes gx directly).
     static let conv2dBackwardInputPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
-        let gy = input.operands[0].shape, wShape = input.operands[1].shape
-        let g = ConvGeometry(x: input.result.shape, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: gy,
-                             attributes: input.attributes)
+        let g = ConvGeometry(backwardInput: input)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardInput(input, g) }
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardInput(input, g) }
         let gemm = KernelPhase(suffix: g.isPointwise ? "" : "_gemm", parallelCount: g.n, usesBLAS: true) { e in
-            e.loop(e.begin, e.end) { n in
-                let target = g.isPointwise ? e.pointer(2, offset: n * (g.c * g.h * g.w)) : e.pointer(3, offset: n * (g.patch * g.plane))
-                e.gemm(input.dtype, transA: true, transB: false, m: g.patch, n: g.plane, k: g.o,
-                       a: e.pointer(1, offset: e.index(0)), lda: g.patch, b: e.pointer(0, offset: n * (g.o * g.plane)), ldb: g.plane,
-                       beta: e.real(0, input.dtype), c: target, ldc: g.plane)
-            }
+            g.emitDataProducts(e, input.dtype, samples: (e.begin, e.end), gy: 0, weight: 1, target: g.isPointwise ? 2 : 3)
         }
         let name = "conv2d_backward_input_\(g.name)"
         if g.isPointwise { return KernelPlan(name: name, phases: [gemm]) }
@@ -206,21 +238,14 @@ extension Lowerings {
     /// Parallel im2col of x, then gW[O, C·kh·kw] = Σ_n gy[n] · col[n]ᵀ, accumulated by the GEMM's beta after
     /// the first sample.
     static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
-        let x = input.operands[0].shape, gy = input.operands[1].shape, kernel = input.attributes.ints("kernel")
-        let g = ConvGeometry(x: x, kernel: kernel, outputChannels: gy[1], output: gy, attributes: input.attributes)
+        let g = ConvGeometry(backwardWeight: input)
         // Few output channels still favour the wide grid's GEMMs when it applies (measured: 64→3, 7×7 on
         // 64×64: 1.5 ms against 3.7 ms for the direct dot products); their forward and data gradient stay direct.
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
         // One call over the whole batch: the sum over samples must not be split across threads.
         let gemm = KernelPhase(suffix: "", parallelCount: 1, usesBLAS: true) { e in
-            e.loop(g.n) { n in
-                let b = g.isPointwise ? e.pointer(0, offset: n * (g.c * g.h * g.w)) : e.pointer(3, offset: n * (g.patch * g.plane))
-                let beta = e.select(n.equal(e.index(0)), e.real(0, input.dtype), e.real(1, input.dtype))
-                e.gemm(input.dtype, transA: false, transB: true, m: g.o, n: g.patch, k: g.plane,
-                       a: e.pointer(1, offset: n * (g.o * g.plane)), lda: g.plane, b: b, ldb: g.plane,
-                       beta: beta, c: e.pointer(2, offset: e.index(0)), ldc: g.patch)
-            }
+            g.emitWeightProducts(e, input.dtype, gy: 1, source: g.isPointwise ? 0 : 3, gw: 2)
         }
         let name = "conv2d_backward_weight_\(g.name)"
         if g.isPointwise { return KernelPlan(name: name, phases: [gemm]) }

@@ -3,7 +3,7 @@ import GraphIR
 /// Fused nodes: the region's nodes evaluated per element inside one loop nest.
 extension Lowerings {
     /// The fusion kinds the backend generates kernels for.
-    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue", "prologue"])
+    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue", "conv2d_backward", "prologue"])
 
     static let fused: [String: Lowering] = [
         "fused": .kernel { input in
@@ -17,6 +17,12 @@ extension Lowerings {
             }
             if kind == "conv2d_epilogue" {
                 guard let plan = (try? ConvolutionEpilogue(region: input.region!))?.plan(input) else {
+                    preconditionFailure("fused node of kind '\(kind)' was not checked")
+                }
+                return plan
+            }
+            if kind == "conv2d_backward" {
+                guard let plan = (try? ConvolutionBackward(region: input.region!))?.plan(input) else {
                     preconditionFailure("fused node of kind '\(kind)' was not checked")
                 }
                 return plan
@@ -42,6 +48,10 @@ extension Lowerings {
         }
         if kind == "prologue" {
             _ = try Prologue(region: region)
+            return
+        }
+        if kind == "conv2d_backward" {
+            _ = try ConvolutionBackward(region: region)
             return
         }
         if kind != "elementwise" {

@@ -161,15 +161,46 @@ enum FusedConvolution {
         }
     }
 
-    /// One BLAS product per class; `product(class, combined weights, columns, positions)` makes the call.
-    static func productsPhase(_ g: GatheredConvolution, combined: Int, columns: Int, positions: Int,
-                              _ product: @escaping (KernelEmitter, GatheredConvolution.Class, IRValue, IRValue, IRValue) -> Void) -> KernelPhase {
+    /// One class's BLAS call, given pointers to its combined weights (or their gradient), columns and positions.
+    typealias Product = (KernelEmitter, GatheredConvolution.Class, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
+
+    /// One BLAS phase: for each class, each of `products` with its combined-weights buffer, in order.
+    static func productsPhase(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, Product)]) -> KernelPhase {
         KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
             for cls in g.classes where cls.taps > 0 {
-                product(e, cls, e.pointer(combined, offset: e.index(cls.tapOffset * g.o * g.c)),
-                        e.pointer(columns, offset: e.index(cls.columnOffset * g.c * g.n)),
-                        e.pointer(positions, offset: e.index(cls.positionOffset * g.o * g.n)))
+                for (combined, product) in products {
+                    product(e, cls, e.pointer(combined, offset: e.index(cls.tapOffset * g.o * g.c)),
+                            e.pointer(columns, offset: e.index(cls.columnOffset * g.c * g.n)),
+                            e.pointer(positions, offset: e.index(cls.positionOffset * g.o * g.n)))
+                }
             }
+        }
+    }
+
+    /// positions[O, N·p] = combined[O, C·taps] · columns[C·taps, N·p].
+    static func forwardProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
+        { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: false, transB: false, m: g.o, n: width, k: g.c * cls.taps, a: wc, lda: g.c * cls.taps,
+                   b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
+        }
+    }
+
+    /// columns[C·taps, N·p] = combined[O, C·taps]ᵀ · gy positions[O, N·p].
+    static func dataProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
+        { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: true, transB: false, m: g.c * cls.taps, n: width, k: g.o, a: wc, lda: g.c * cls.taps,
+                   b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
+        }
+    }
+
+    /// combined gradient[O, C·taps] = gy positions[O, N·p] · columns[C·taps, N·p]ᵀ.
+    static func weightProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
+        { e, cls, wc, col, pos in
+            let width = g.n * cls.positions
+            e.gemm(dtype, transA: false, transB: true, m: g.o, n: g.c * cls.taps, k: width, a: pos, lda: width,
+                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: g.c * cls.taps)
         }
     }
 
@@ -229,16 +260,11 @@ enum FusedConvolution {
         let g = chain.geometry, dtype = input.dtype
         let y = input.operands.count, columns = y + 2, positions = y + 3
         let combined = g.combinesIdentically ? 1 : y + 1
-        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: false, transB: false, m: g.o, n: width, k: g.c * cls.taps, a: wc, lda: g.c * cls.taps,
-                   b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
-        }
         return KernelPlan(name: "conv2d_\(g.name)", scratch: scratch(g, dtype), phases: (g.combinesIdentically ? [] : [
             combinePhase(g, weight: 1, into: combined),
         ]) + [
             columnsPhase(g, .gather, image: 0, columns: columns, dtype: dtype),
-            products,
+            productsPhase(g, columns: columns, positions: positions, [(combined, forwardProduct(g, dtype))]),
             positionsPhase(g, toOutput: true, output: y, positions: positions, bias: chain.hasBias ? 2 : nil, dtype: dtype),
         ])
     }
@@ -248,16 +274,11 @@ enum FusedConvolution {
         let g = chain.geometry, dtype = input.dtype
         let (gy, gx, columns, positions) = (0, 2, 4, 5)
         let combined = g.combinesIdentically ? 1 : 3
-        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: true, transB: false, m: g.c * cls.taps, n: width, k: g.o, a: wc, lda: g.c * cls.taps,
-                   b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
-        }
         return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch(g, dtype), phases: (g.combinesIdentically ? [] : [
             combinePhase(g, weight: 1, into: combined),
         ]) + [
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
-            products,
+            productsPhase(g, columns: columns, positions: positions, [(combined, dataProduct(g, dtype))]),
             columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
         ])
     }
@@ -268,15 +289,39 @@ enum FusedConvolution {
         let g = chain.geometry, dtype = input.dtype
         let (x, gy, gw, columns, positions) = (0, 1, 2, 4, 5)
         let combined = g.combinesIdentically ? gw : 3
-        let products = productsPhase(g, combined: combined, columns: columns, positions: positions) { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: false, transB: true, m: g.o, n: g.c * cls.taps, k: width, a: pos, lda: width,
-                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: g.c * cls.taps)
-        }
         return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch(g, dtype), phases: [
             columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
-            products,
+            productsPhase(g, columns: columns, positions: positions, [(combined, weightProduct(g, dtype))]),
         ] + (g.combinesIdentically ? [] : [uncombinePhase(g, combined: combined, into: gw, dtype: dtype)]))
+    }
+
+    /// Both gradients of one gathered convolution (a `conv2d_backward` node; buffers gy, w, x, gx, gw): gy
+    /// gathered into positions once for both products; x's columns gathered, then per class the weight
+    /// product reads them and the data product overwrites them with gx's columns, one BLAS phase in all;
+    /// then the weight taps collected and the columns scattered onto gx.
+    static func backward(_ g: GatheredConvolution, dtype: DType) -> KernelPlan {
+        let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4)
+        let (combined, columns, positions, combinedGradient) = (5, 6, 7, 8)
+        let identical = g.combinesIdentically
+        return KernelPlan(name: "conv2d_backward_\(g.name)", scratch: scratch(g, dtype) + [scratch(g, dtype)[0]], phases: (identical ? [] : [
+            combinePhase(g, weight: weight, into: combined),
+        ]) + [
+            columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
+            positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
+            productsPhase(g, columns: columns, positions: positions, [
+                (identical ? gw : combinedGradient, weightProduct(g, dtype)),
+                (identical ? weight : combined, dataProduct(g, dtype)),
+            ]),
+        ] + (identical ? [] : [uncombinePhase(g, combined: combinedGradient, into: gw, dtype: dtype)]) + [
+            columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
+        ])
+    }
+}
+
+extension GatheredConvolution: Equatable {
+    /// The same convolution: the classes follow from the sizes and the two axes.
+    static func == (a: GatheredConvolution, b: GatheredConvolution) -> Bool {
+        (a.n, a.c, a.o) == (b.n, b.c, b.o) && a.rows == b.rows && a.cols == b.cols
     }
 }

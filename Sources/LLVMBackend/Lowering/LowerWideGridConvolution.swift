@@ -99,47 +99,44 @@ enum WideGridConvolution {
                           phases: [repackPhase(g, weight: 1, into: wt), gemm, compact])
     }
 
-    /// gx[n] = Σ_t wt[t]ᵀ · gy_wide[n], each tap's product added at its shift (the extra columns add zeros).
-    static func backwardInput(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
-        let (gy, weight, gx, wt, wideGy) = (0, 1, 2, 3, 4)
-        let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
-            let zero = e.real(0, input.dtype)
-            e.loop(e.begin, e.end) { n in
-                let sample = n * (g.c * g.h * g.w)
-                e.loop(g.c * g.h * g.w) { i in e.store(zero, gx, sample + i) }
-                forEachBlock(e, g) { first, columns in
-                    e.loop(taps(g)) { t in
-                        e.gemm(input.dtype, transA: true, transB: false, m: e.index(g.c), n: columns, k: e.index(g.o),
-                               a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
-                               b: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), ldb: wide(g),
-                               beta: e.real(1, input.dtype), c: e.pointer(gx, offset: sample + shift(g, t) + first), ldc: g.h * g.w)
-                    }
+    /// gx[n] = Σ_t wt[t]ᵀ · gy_wide[n] for samples `samples`, each tap's product added at its shift (the
+    /// extra columns add zeros).
+    static func emitDataProducts(_ e: KernelEmitter, _ g: ConvGeometry, _ dtype: DType, samples: (IRValue, IRValue),
+                                 wt: Int, wideGy: Int, gx: Int) {
+        let zero = e.real(0, dtype)
+        e.loop(samples.0, samples.1) { n in
+            let sample = n * (g.c * g.h * g.w)
+            e.loop(g.c * g.h * g.w) { i in e.store(zero, gx, sample + i) }
+            forEachBlock(e, g) { first, columns in
+                e.loop(taps(g)) { t in
+                    e.gemm(dtype, transA: true, transB: false, m: e.index(g.c), n: columns, k: e.index(g.o),
+                           a: e.pointer(wt, offset: t * (g.o * g.c)), lda: g.c,
+                           b: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), ldb: wide(g),
+                           beta: e.real(1, dtype), c: e.pointer(gx, offset: sample + shift(g, t) + first), ldc: g.h * g.w)
                 }
             }
         }
-        let scratch = [TensorType(input.dtype, [taps(g), g.o, g.c]), TensorType(input.dtype, [g.n, g.o, wide(g)])]
-        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch,
-                          phases: [repackPhase(g, weight: weight, into: wt), expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm])
     }
 
-    /// gwt[t] = Σ_n gy_wide[n] · (x[n] shifted by t)ᵀ, then unpacked to [O, C, kh, kw].
-    static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
-        let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
-        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
-            e.loop(g.n) { n in
-                forEachBlock(e, g, target: weightBlockColumns) { first, columns in
-                    e.loop(taps(g)) { t in
-                        let initial = n.equal(e.index(0)).and(first.equal(e.index(0)))
-                        e.gemm(input.dtype, transA: false, transB: true, m: e.index(g.o), n: e.index(g.c), k: columns,
-                               a: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), lda: wide(g),
-                               b: e.pointer(x, offset: n * (g.c * g.h * g.w) + shift(g, t) + first), ldb: g.h * g.w,
-                               beta: e.select(initial, e.real(0, input.dtype), e.real(1, input.dtype)),
-                               c: e.pointer(gwt, offset: t * (g.o * g.c)), ldc: g.c)
-                    }
+    /// gwt[t] = Σ_n gy_wide[n] · (x[n] shifted by t)ᵀ over the whole batch.
+    static func emitWeightProducts(_ e: KernelEmitter, _ g: ConvGeometry, _ dtype: DType, wideGy: Int, x: Int, gwt: Int) {
+        e.loop(g.n) { n in
+            forEachBlock(e, g, target: weightBlockColumns) { first, columns in
+                e.loop(taps(g)) { t in
+                    let initial = n.equal(e.index(0)).and(first.equal(e.index(0)))
+                    e.gemm(dtype, transA: false, transB: true, m: e.index(g.o), n: e.index(g.c), k: columns,
+                           a: e.pointer(wideGy, offset: n * (g.o * wide(g)) + first), lda: wide(g),
+                           b: e.pointer(x, offset: n * (g.c * g.h * g.w) + shift(g, t) + first), ldb: g.h * g.w,
+                           beta: e.select(initial, e.real(0, dtype), e.real(1, dtype)),
+                           c: e.pointer(gwt, offset: t * (g.o * g.c)), ldc: g.c)
                 }
             }
         }
-        let unpack = KernelPhase(suffix: "", parallelCount: g.o) { e in
+    }
+
+    /// Per-tap gradients gwt[t, O, C] → gw[O, C, kh, kw], parallel over O.
+    static func unpackPhase(_ g: ConvGeometry, gwt: Int, into gw: Int) -> KernelPhase {
+        KernelPhase(suffix: "", parallelCount: g.o) { e in
             e.loop(e.begin, e.end) { o in
                 e.loop(taps(g)) { t in
                     let row = (t * g.o + o) * g.c
@@ -147,8 +144,40 @@ enum WideGridConvolution {
                 }
             }
         }
+    }
+
+    static func backwardInput(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let (gy, weight, gx, wt, wideGy) = (0, 1, 2, 3, 4)
+        let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
+            emitDataProducts(e, g, input.dtype, samples: (e.begin, e.end), wt: wt, wideGy: wideGy, gx: gx)
+        }
+        let scratch = [TensorType(input.dtype, [taps(g), g.o, g.c]), TensorType(input.dtype, [g.n, g.o, wide(g)])]
+        return KernelPlan(name: "conv2d_backward_input_\(g.name)", scratch: scratch,
+                          phases: [repackPhase(g, weight: weight, into: wt), expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm])
+    }
+
+    static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
+        let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            emitWeightProducts(e, g, input.dtype, wideGy: wideGy, x: x, gwt: gwt)
+        }
         let scratch = [TensorType(input.dtype, [g.n, g.o, wide(g)]), TensorType(input.dtype, [taps(g), g.o, g.c])]
         return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch,
-                          phases: [expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm, unpack])
+                          phases: [expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm, unpackPhase(g, gwt: gwt, into: gw)])
+    }
+
+    /// Both gradients (a `conv2d_backward` node; buffers gy, w, x, gx, gw): gy laid on the wide grid once,
+    /// then the weight's and the data's shifted GEMMs in one BLAS phase while it is in cache.
+    static func backward(_ g: ConvGeometry, dtype: DType) -> KernelPlan {
+        let (gy, weight, x, gx, gw, wt, wideGy, gwt) = (0, 1, 2, 3, 4, 5, 6, 7)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            emitWeightProducts(e, g, dtype, wideGy: wideGy, x: x, gwt: gwt)
+            emitDataProducts(e, g, dtype, samples: (e.index(0), e.index(g.n)), wt: wt, wideGy: wideGy, gx: gx)
+        }
+        let scratch = [TensorType(dtype, [taps(g), g.o, g.c]), TensorType(dtype, [g.n, g.o, wide(g)]), TensorType(dtype, [taps(g), g.o, g.c])]
+        return KernelPlan(name: "conv2d_backward_\(g.name)", scratch: scratch, phases: [
+            repackPhase(g, weight: weight, into: wt), expandPhase(g, gy: gy, into: wideGy, dtype: dtype), gemm,
+            unpackPhase(g, gwt: gwt, into: gw),
+        ])
     }
 }

@@ -13,6 +13,14 @@ struct LoweringInput {
     var dtype: DType { results[0].dtype }
 }
 
+extension LoweringInput {
+    /// A node of `graph` (a fused node's region, or the graph being compiled) as a node of its own.
+    init(_ node: Node, in graph: Graph) {
+        self.init(op: node.op, attributes: node.attributes, operands: node.operands.map { graph.type(of: $0) },
+                  results: node.results.map { graph.type(of: $0) }, region: node.region)
+    }
+}
+
 /// One generated function of a node's kernel, called over `0 ..< parallelCount` outer iterations.
 struct KernelPhase {
     /// Appended to the kernel's name (`""` for the main phase, `_im2col`, `_col2im`, …).

@@ -120,6 +120,8 @@ final class GraphCompiler {
                 symbols[key] = symbol
                 nodeSymbols.append(symbol)
                 let bufferTypes = (input.operands + input.results + plan.scratch).map(\.dtype)
+                // Each phase is a function named by its suffix: two alike would silently share one.
+                precondition(Set(plan.phases.map(\.suffix)).count == plan.phases.count, "\(plan.name): phase suffixes repeat")
                 for phase in plan.phases {
                     let emitter = KernelEmitter(ir: ir, name: symbol + phase.suffix, bufferTypes: bufferTypes)
                     // In place, the kernel reads the overwritten operand through the result's pointer: one base
