@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
             let results = try BenchJob.measure([main, unfused], iterations: iters)
             let (result, baseline) = (results[0], results[1])
             print(json ? result.json(top: top, unfused: baseline, agreement: agreement)
-                       : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement))
+                       : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement, top: top))
         }
     }
 

@@ -106,7 +106,12 @@ extension BenchJob.Result {
         let cached = job.executables.contains { $0.report.fromCache } ? " (objects from the cache; MUNITC_CACHE_DIR=off for a cold compile)" : ""
         lines.append(String(format: "  median %.4g s per iteration; %.4g GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
                             median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds) + cached)
-        lines.append(String(format: "  top kernels (of %.3f s in kernels per iteration):", kernelSeconds))
+        return (lines + kernelTable(top: top, title: "top kernels")).joined(separator: "\n")
+    }
+
+    /// The `top` kernels by time: calls, milliseconds, achieved GFLOP/s and GB/s, share of the kernel time.
+    func kernelTable(top: Int, title: String) -> [String] {
+        var lines = [String(format: "  %@ (of %.3f s in kernels per iteration):", title, kernelSeconds)]
         // Names in full (phase suffixes are at their ends): the column is as wide as the longest shown.
         let width = max(58, kernels.prefix(top).map(\.symbol.count).max() ?? 0)
         lines.append("    " + "kernel".padding(toLength: width, withPad: " ", startingAt: 0) + "  calls        ms  GFLOP/s    GB/s  share")
@@ -115,16 +120,20 @@ extension BenchJob.Result {
                                 k.calls, k.seconds * 1000, k.seconds > 0 ? Double(k.flops) / k.seconds / 1e9 : 0,
                                 k.seconds > 0 ? Double(k.bytes) / k.seconds / 1e9 : 0, 100 * k.seconds / max(kernelSeconds, 1e-12)))
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 
-    /// The fused-against-unfused summary of `--compare-unfused`.
-    func comparison(unfused: BenchJob.Result, agreement: Double) -> String {
+    /// The fused-against-unfused part of `--compare-unfused`: the unfused build's kernel table, then the totals
+    /// side by side and the speedup.
+    func comparison(unfused: BenchJob.Result, agreement: Double, top: Int) -> String {
         let kernels = { (r: BenchJob.Result) in r.job.executables.reduce(0) { $0 + $1.report.kernels } }
-        return String(format: "  unfused: median %.3f s per iteration (%d kernels, %d calls) vs fused %.3f s (%d kernels, %d calls): "
-                      + "speedup %.2fx; outputs agree to %.2g (worst relative difference)",
-                      unfused.median, kernels(unfused), unfused.kernels.reduce(0) { $0 + $1.calls }, median, kernels(self),
-                      self.kernels.reduce(0) { $0 + $1.calls }, unfused.median / median, agreement)
+        let calls = { (r: BenchJob.Result) in r.kernels.reduce(0) { $0 + $1.calls } }
+        return (unfused.kernelTable(top: top, title: "unfused top kernels") + [
+            String(format: "  totals, fused vs unfused: median %.3f vs %.3f s per iteration, %.3f vs %.3f s in kernels, "
+                   + "%d vs %d kernels, %d vs %d calls", median, unfused.median, kernelSeconds, unfused.kernelSeconds,
+                   kernels(self), kernels(unfused), calls(self), calls(unfused)),
+            String(format: "  speedup %.2fx; outputs agree to %.2g (worst relative difference)", unfused.median / median, agreement),
+        ]).joined(separator: "\n")
     }
 
     func json(top: Int, unfused: BenchJob.Result? = nil, agreement: Double? = nil) -> String {
@@ -145,6 +154,7 @@ extension BenchJob.Result {
             object["unfused_median_seconds"] = unfused.median
             object["speedup"] = unfused.median / median
             object["worst_difference"] = agreement ?? 0
+            object["unfused_top_kernels"] = unfused.kernels.prefix(top).map { ["kernel": $0.symbol, "calls": $0.calls, "seconds": $0.seconds] }
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

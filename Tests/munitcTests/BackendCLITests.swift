@@ -41,7 +41,10 @@ import Testing
         let compared = try CLI.run(["bench", step, "--iters", "2", "--compare-unfused", "--json"])
         #expect(compared.status == 0, "\(compared.stderr)")
         let both = try #require(try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
-        #expect(both["speedup"] is Double && both["unfused_median_seconds"] is Double)
+        #expect(both["speedup"] is Double && both["unfused_median_seconds"] is Double && both["unfused_top_kernels"] is [Any])
+        let table = try CLI.run(["bench", step, "--iters", "1", "--top", "2", "--compare-unfused"])
+        #expect(table.stdout.contains("unfused top kernels") && table.stdout.contains("totals, fused vs unfused")
+                && table.stdout.contains("speedup"), "\(table.stdout)")
         // Folding the pad changes only the order of the gradient's sums: float32 rounding apart, the same.
         #expect(((both["worst_difference"] as? Double) ?? 1) <= 1e-5, "fused and unfused kernels compute the same")
         let text = try CLI.run(["bench", step, "--iters", "1", "--top", "3"])

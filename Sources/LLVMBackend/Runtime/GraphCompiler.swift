@@ -155,11 +155,13 @@ final class GraphCompiler {
             guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
             let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
             let cost = graph.cost(of: node)
+            // The node's cost is booked on one phase, so profiles sum to the node: its (last) BLAS product,
+            // where the flops are, else its last phase.
+            let booked = kernel.phases.lastIndex(where: \.usesBLAS) ?? kernel.phases.count - 1
             for (p, phase) in kernel.phases.enumerated() {
-                // The node's cost is booked on its last phase, so profiles sum to the node.
                 calls.append(ScheduledCall(node: i, symbol: symbol + phase.suffix, buffers: buffers, parallelCount: phase.parallelCount,
                                            usesBLAS: phase.usesBLAS,
-                                           cost: p == kernel.phases.count - 1 ? cost : Cost(flops: 0, bytes: 0),
+                                           cost: p == booked ? cost : Cost(flops: 0, bytes: 0),
                                            work: cost.flops + cost.bytes / 4))
             }
         }
