@@ -99,8 +99,9 @@ extension BenchJob.Result {
         var lines = ["bench: \(job.title), \(job.threads) thread\(job.threads == 1 ? "" : "s")"]
         for e in job.executables {
             let r = e.report
-            lines.append(String(format: "  compiled %@: %d nodes -> %d kernels (%d deduplicated) in %.2f s, arena %.1f MB",
-                                e.graph.name, r.nodes, r.kernels, r.deduplicated, r.compileSeconds, Double(r.arenaBytes) / 1e6))
+            let stages = r.stageSeconds.map { String(format: "%@ %.2f", $0.stage, $0.seconds) }.joined(separator: ", ")
+            lines.append(String(format: "  compiled %@: %d nodes -> %d kernels (%d deduplicated) in %.2f s (%@), arena %.1f MB",
+                                e.graph.name, r.nodes, r.kernels, r.deduplicated, r.compileSeconds, stages, Double(r.arenaBytes) / 1e6))
         }
         lines.append("  iterations: " + seconds.map { String(format: "%.4g", $0) }.joined(separator: " ") + " s")
         let cached = job.executables.contains { $0.report.fromCache } ? " (objects from the cache; MUNITC_CACHE_DIR=off for a cold compile)" : ""

@@ -20,7 +20,8 @@ import Testing
     func arguments(_ graph: Graph, _ config: MUNITConfig) -> [String: Tensor] {
         var arguments = initialMUNITParameters(config: config, seed: 3)
         var rng = SplitMix64(seed: 4)
-        for (name, tensor) in arguments where name.hasSuffix(".bias") {
+        // In name order: a dictionary's order changes from run to run, and so would the draws.
+        for (name, tensor) in arguments.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".bias") {
             arguments[name] = Tensor.random(tensor.type, in: -0.5...0.5, using: &rng)
         }
         for arg in graph.arguments where arguments[arg.name] == nil {

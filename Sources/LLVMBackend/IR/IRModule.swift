@@ -81,6 +81,19 @@ final class IRModule {
         return (global, arrayType)
     }
 
+    /// Instructions in the function `name` (0 if there is none): how much work it gives the optimiser.
+    func instructionCount(of name: String) -> Int {
+        guard let function = LLVMGetNamedFunction(module, name) else { return 0 }
+        var count = 0
+        var block = LLVMGetFirstBasicBlock(function)
+        while let b = block {
+            var instruction = LLVMGetFirstInstruction(b)
+            while let i = instruction { count += 1; instruction = LLVMGetNextInstruction(i) }
+            block = LLVMGetNextBasicBlock(b)
+        }
+        return count
+    }
+
     /// Checks the module; a failure is a bug in a lowering, reported with LLVM's message.
     func verify() throws(BackendError) {
         var message: UnsafeMutablePointer<CChar>?

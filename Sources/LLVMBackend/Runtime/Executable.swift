@@ -52,7 +52,7 @@ public final class Executable: @unchecked Sendable {
         self.sharing = sharing
         self.graph = graph
         self.options = options
-        let compiler = try GraphCompiler(graph: graph, options: options)
+        let compiler = try GraphCompiler(graph: graph, options: options, partitions: GraphCompiler.jitPartitions(options))
         let needed = Double(compiler.report.arenaBytes + compiler.report.argumentBytes)
         let memory = Double(ProcessInfo.processInfo.physicalMemory)
         if needed > memory {
@@ -60,15 +60,15 @@ public final class Executable: @unchecked Sendable {
                                       graph.name, needed / 1e9, Double(compiler.report.arenaBytes) / 1e9,
                                       Double(compiler.report.argumentBytes) / 1e9, memory / 1e9))
         }
-        let (object, cached, key) = try compiler.compileCached()
+        let (objects, cached, key) = try compiler.compileCached()
         let linkStart = Date()
         do {
-            session = try JITSession(object: object, target: compiler.target)
+            session = try JITSession(objects: objects, target: compiler.target)
         } catch where cached {
             // A damaged cache entry: compile afresh (which replaces it).
-            let fresh = try compiler.compile()
+            let fresh = try compiler.compileObjects()
             ObjectCache.store(fresh, key)
-            session = try JITSession(object: fresh, target: compiler.target)
+            session = try JITSession(objects: fresh, target: compiler.target)
         }
         let store = BufferStore(guarded: options.guardedBuffers)
         self.store = store

@@ -77,12 +77,13 @@ final class HostTarget {
     }
 }
 
-/// An ORC LLJIT instance holding one compiled object; symbols from the process (libm, OpenBLAS) resolve
+/// An ORC LLJIT instance holding the compiled objects; symbols from the process (libm, OpenBLAS) resolve
 /// through a process search generator.
 final class JITSession: @unchecked Sendable {
     private let jit: LLVMOrcLLJITRef
 
-    init(object: Data, target: HostTarget) throws(BackendError) {
+    /// The objects linked together in one library (kernels compiled in one module are called from another).
+    init(objects: [Data], target: HostTarget) throws(BackendError) {
         let builder = LLVMOrcCreateLLJITBuilder()
         let machineBuilder = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(
             LLVMCreateTargetMachine(LLVMGetTargetMachineTarget(target.machine), target.triple, target.cpuName,
@@ -97,10 +98,12 @@ final class JITSession: @unchecked Sendable {
         try check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&generator, LLVMOrcLLJITGetGlobalPrefix(jit), nil, nil),
                   "could not expose the process's symbols to the JIT")
         LLVMOrcJITDylibAddGenerator(dylib, generator)
-        let buffer = object.withUnsafeBytes { raw in
-            LLVMCreateMemoryBufferWithMemoryRangeCopy(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, "munitc-kernels")
+        for (part, object) in objects.enumerated() {
+            let buffer = object.withUnsafeBytes { raw in
+                LLVMCreateMemoryBufferWithMemoryRangeCopy(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, "munitc-kernels-\(part)")
+            }
+            try check(LLVMOrcLLJITAddObjectFile(jit, dylib, buffer), "the JIT rejected the compiled kernels")
         }
-        try check(LLVMOrcLLJITAddObjectFile(jit, dylib, buffer), "the JIT rejected the compiled kernels")
     }
 
     deinit { _ = LLVMOrcDisposeLLJIT(jit) }

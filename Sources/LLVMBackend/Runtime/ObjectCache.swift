@@ -28,18 +28,29 @@ enum ObjectCache {
         return String(format: "%016llx%016llx-%d", a, b, text.utf8.count)
     }
 
-    static func load(_ key: String) -> Data? {
-        guard let url = folder?.appendingPathComponent(key + ".o") else { return nil }
-        return FileManager.default.contents(atPath: url.path)
+    /// The `parts` objects stored under `key`, or nil unless every one is there.
+    static func load(_ key: String, parts: Int) -> [Data]? {
+        guard let folder else { return nil }
+        var objects: [Data] = []
+        for part in 0..<parts {
+            guard let object = FileManager.default.contents(atPath: folder.appendingPathComponent(name(key, part)).path) else { return nil }
+            objects.append(object)
+        }
+        return objects
     }
 
-    static func store(_ object: Data, _ key: String) {
+    static func store(_ objects: [Data], _ key: String) {
         guard let folder else { return }
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        // Write then rename, so a reader never sees half an object.
-        let url = folder.appendingPathComponent(key + ".o")
-        let temporary = folder.appendingPathComponent(".\(key).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: object) else { return }
-        if rename(temporary.path, url.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+        for (part, object) in objects.enumerated() {
+            // Write then rename, so a reader never sees half an object.
+            let url = folder.appendingPathComponent(name(key, part))
+            let temporary = folder.appendingPathComponent(".\(name(key, part)).\(ProcessInfo.processInfo.processIdentifier).tmp")
+            guard FileManager.default.createFile(atPath: temporary.path, contents: object) else { return }
+            if rename(temporary.path, url.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+        }
     }
+
+    /// Part 0 keeps the name a single-module entry has always had.
+    private static func name(_ key: String, _ part: Int) -> String { part == 0 ? key + ".o" : "\(key).\(part).o" }
 }
