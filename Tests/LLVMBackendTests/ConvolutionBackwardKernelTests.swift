@@ -51,9 +51,13 @@ import Testing
             }
         }
         let cases = [
-            // Wide grid: stride 1, unpadded, 32 output rows × 34 columns ≥ 1024; batch 2, odd sizes.
-            plain("wide", .f32(2, 3, 34, 35), .f32(5, 3, 3, 3)),
-            plain("wide_f64", .f64(1, 2, 33, 40), .f64(6, 2, 2, 3)),
+            // Wide grid: stride 1, unpadded, 32 output rows × 34 columns ≥ 1024, 16 input channels; batch 2,
+            // odd sizes.
+            plain("wide", .f32(2, 16, 34, 35), .f32(5, 16, 3, 3)),
+            plain("wide_f64", .f64(1, 16, 33, 40), .f64(6, 16, 2, 3)),
+            // Winograd: 3×3, stride 1, at least 32 channels each side; odd output sizes, the convolution's
+            // own zero padding.
+            plain("winograd", .f32(2, 32, 7, 6), .f32(33, 32, 3, 3), pad: [1, 0, 0, 1]),
             // im2col: small planes, strides, zero padding.
             plain("im2col", .f32(2, 3, 9, 7), .f32(6, 3, 3, 3)),
             plain("im2col_strided", .f32(2, 4, 9, 8), .f32(7, 4, 4, 3), stride: [2, 1], pad: [1, 0, 2, 1]),
@@ -77,6 +81,7 @@ import Testing
             let fused = try Self.fuse(b.graph, expecting: 1)
             let node = try #require(fused.nodes.first { $0.region != nil && $0.attributes.string("kind") == "conv2d_backward" })
             switch try ConvolutionBackward(region: node.region!).path {
+            case .winograd: return "winograd"
             case .gathered: return "gathered"
             case .wideGrid: return "wide"
             case .im2col: return "im2col"
@@ -84,7 +89,9 @@ import Testing
             }
         }
         #expect(try path([1, 8, 6, 6], [16, 8, 3, 3], upsample: true) == "gathered")
-        #expect(try path([1, 8, 34, 34], [16, 8, 3, 3]) == "wide")
+        #expect(try path([1, 16, 34, 34], [16, 16, 3, 3]) == "wide")
+        #expect(try path([1, 32, 10, 10], [32, 32, 3, 3]) == "winograd")
+        #expect(try path([1, 32, 6, 6], [32, 32, 3, 3], upsample: true) == "gathered", "upsampled: gathered, not Winograd")
         #expect(try path([1, 8, 12, 12], [16, 8, 3, 3], stride: [2, 2], pad: [1, 1, 1, 1]) == "im2col")
         #expect(try path([1, 8, 34, 34], [3, 8, 3, 3]) == "sequence")
     }

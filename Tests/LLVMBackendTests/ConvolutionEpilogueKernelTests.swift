@@ -11,13 +11,13 @@ import Testing
         var statistics = PassStatistics(), fused = graph
         for pass in PassRegistry.fusionPipeline() { fused = try pass.run(fused, statistics: &statistics) }
         let epilogues = fused.nodes.filter { $0.region != nil && $0.attributes.string("kind") == "conv2d_epilogue" }
-        #expect(epilogues.count == 10, "every case's convolution takes its epilogue: \(statistics.counters)")
+        #expect(epilogues.count == 11, "every case's convolution takes its epilogue: \(statistics.counters)")
         return fused
     }
 
     @Test func epiloguesMatchTheInterpreter() throws {
         let x = TensorType.f32(2, 3, 9, 7), w = TensorType.f32(6, 3, 3, 3), y = TensorType.f32(2, 6, 7, 5)
-        let wide = TensorType.f32(1, 3, 40, 33), wideW = TensorType.f32(5, 3, 3, 3)
+        let wide = TensorType.f32(1, 16, 40, 33), wideW = TensorType.f32(5, 16, 3, 3)
         let perSample = TensorType.f32(2, 6), perChannel = TensorType.f32(6)
         func conv(_ b: GraphBuilder, _ v: [ValueID]) throws -> ValueID { try b.conv2d(v[0], v[1]) }
         let cases = [
@@ -51,6 +51,11 @@ import Testing
             BackendCase(name: "up_in_lrelu", inputs: [.f32(2, 3, 4, 5), .f32(5, 3, 3, 3)]) { b, v in
                 let padded = try b.pad(b.upsampleNearest(v[0]), mode: .replicate, [1, 1, 1, 1])
                 return try b.leakyRelu(b.instanceNorm(b.conv2d(padded, v[1])), slope: 0.2)
+            },
+            // A residual block's convolution (reflect pad folded, Winograd): each output plane's tiles, then its epilogue.
+            BackendCase(name: "winograd_adain_res", inputs: [.f32(1, 32, 6, 7), .f32(32, 32, 3, 3), .f32(1, 32), .f32(1, 32), .f32(1, 32, 6, 7)]) { b, v in
+                let padded = try b.pad(v[0], mode: .reflect, [1, 1, 1, 1])
+                return try b.add(b.relu(b.adain(b.conv2d(padded, v[1]), weight: v[2], bias: v[3])), v[4])
             },
             // Strided, with bias (im2col path), residual without norm.
             BackendCase(name: "strided_bias_res", inputs: [x, w, .f32(6), .f32(2, 6, 5, 4)]) { b, v in

@@ -197,6 +197,7 @@ extension Lowerings {
         let g = ConvGeometry(x: x, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: input.result.shape,
                              attributes: input.attributes)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.forward(input, g) }
+        if let winograd = WinogradConvolution(g) { return winograd.forward(dtype: input.dtype, hasBias: input.operands.count == 3) }
         if WideGridConvolution.applies(g) { return WideGridConvolution.forward(input, g) }
         let hasBias = input.operands.count == 3, y = input.operands.count, col = y + 1
         let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
@@ -224,6 +225,7 @@ extension Lowerings {
     static let conv2dBackwardInputPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let g = ConvGeometry(backwardInput: input)
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardInput(input, g) }
+        if let winograd = WinogradConvolution(g) { return winograd.backwardInput(dtype: input.dtype) }
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardInput(input, g) }
         let gemm = KernelPhase(suffix: g.isPointwise ? "" : "_gemm", parallelCount: g.n, usesBLAS: true) { e in
             g.emitDataProducts(e, input.dtype, samples: (e.begin, e.end), gy: 0, weight: 1, target: g.isPointwise ? 2 : 3)
@@ -241,6 +243,7 @@ extension Lowerings {
         let g = ConvGeometry(backwardWeight: input)
         // Few output channels still favour the wide grid's GEMMs when it applies (measured: 64→3, 7×7 on
         // 64×64: 1.5 ms against 3.7 ms for the direct dot products); their forward and data gradient stay direct.
+        if let winograd = WinogradConvolution(g) { return winograd.backwardWeight(dtype: input.dtype) }
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
         // One call over the whole batch: the sum over samples must not be split across threads.

@@ -3,6 +3,7 @@ import GraphIR
 /// Fused `conv2d_backward` nodes (`fuse-conv-backward`): a convolution's data gradient and weight gradient
 /// in one kernel. Buffers: operands gy, w, x; results gx, gw; then scratch. Where both gradients take the
 /// same path, gy is rearranged once for both products and both run in one BLAS phase:
+/// - Winograd (3×3, stride 1, enough channels): gy's tile transform shared, dV written over V;
 /// - gathered convolutions (both `fuse-conv-input` chains of one geometry): gy gathered per output class
 ///   once; the data product overwrites the columns of x the weight product has just read;
 /// - shifted GEMMs on the wide grid: gy expanded onto the grid once;
@@ -34,7 +35,7 @@ struct ConvolutionBackward {
 
     /// How both gradients run: sharing gy's rearrangement, or one after the other.
     enum Path {
-        case gathered(GatheredConvolution), wideGrid(ConvGeometry), im2col(ConvGeometry), sequence
+        case winograd(WinogradConvolution), gathered(GatheredConvolution), wideGrid(ConvGeometry), im2col(ConvGeometry), sequence
     }
 
     var path: Path {
@@ -42,17 +43,19 @@ struct ConvolutionBackward {
             guard let d = try? FusedConvolutionChain(kind: "conv2d_backward_input", region: data.region!),
                   let w = try? FusedConvolutionChain(kind: "conv2d_backward_weight", region: weight.region!),
                   d.geometry == w.geometry else { return .sequence }
-            return .gathered(d.geometry)
+            return WinogradConvolution(d.geometry).map { .winograd($0) } ?? .gathered(d.geometry)
         }
         guard data.region == nil && weight.region == nil else { return .sequence }
         let g = ConvGeometry(backwardInput: dataInput)
         // The same choices the single-gradient lowerings make (LowerContraction.swift).
         guard g == ConvGeometry(backwardWeight: weightInput), g.o > DirectConvolution.maximumChannels, !g.isPointwise else { return .sequence }
+        if let winograd = WinogradConvolution(g) { return .winograd(winograd) }
         return WideGridConvolution.applies(g) ? .wideGrid(g) : .im2col(g)
     }
 
     func plan(_ input: LoweringInput) -> KernelPlan {
         switch path {
+        case .winograd(let g): return g.backward(dtype: input.dtype)
         case .gathered(let g): return FusedConvolution.backward(g, dtype: input.dtype)
         case .wideGrid(let g): return WideGridConvolution.backward(g, dtype: input.dtype)
         case .im2col(let g): return Self.im2colBackward(g, dtype: input.dtype)

@@ -11,11 +11,14 @@ import GraphIR
 /// otherwise run past the end of the input.
 enum WideGridConvolution {
     /// Unpadded, stride 1, not 1×1, and a wide grid of at least `minimumColumns`: below that, nine skinny GEMMs
-    /// lose to one im2col GEMM (measured: 16×16 images at 256 channels lose, 32×32 win).
+    /// lose to one im2col GEMM (measured: 16×16 images at 256 channels lose, 32×32 win). Each tap's product
+    /// multiplies over the input channels, so an image's few channels (RGB into a 7×7) make every product
+    /// degenerate; one im2col GEMM over C·kh·kw = 147 rows runs near BLAS's peak instead.
     static func applies(_ g: ConvGeometry) -> Bool {
-        g.stride == [1, 1] && g.pad.allSatisfy { $0 == 0 } && !g.isPointwise && wide(g) >= minimumColumns
+        g.stride == [1, 1] && g.pad.allSatisfy { $0 == 0 } && !g.isPointwise && wide(g) >= minimumColumns && g.c >= minimumChannels
     }
     static let minimumColumns = 1024
+    static let minimumChannels = 16
 
     static func taps(_ g: ConvGeometry) -> Int { g.kh * g.kw }
     /// Columns of the wide grid.

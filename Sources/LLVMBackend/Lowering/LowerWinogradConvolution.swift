@@ -1,0 +1,350 @@
+import GraphIR
+
+/// 3×3 stride-1 convolutions (MUNIT's residual blocks) by Winograd's minimal filtering F(2×2, 3×3): each
+/// 2×2 block of outputs (a tile) reads a 4×4 window of the padded input; transformed by constant matrices,
+/// a tile's 36 multiply-adds per channel pair become 16, done as 16 GEMMs over (output channel × input
+/// channel) × tiles:
+///
+///   U = G g Gᵀ (weights, 4×4 per channel pair)   V = Bᵀ d B (input windows)   M[k] = U[k] · V[k]   Y = Aᵀ M A
+///
+/// The gradients are the same linear maps transposed: dM = A dY Aᵀ (gy's tiles), dV[k] = U[k]ᵀ · dM[k] and
+/// dd = B dV Bᵀ scattered back over the windows (gx), dU[k] = dM[k] · V[k]ᵀ and dg = Gᵀ dU G (gw). With
+/// both gradients in one kernel (`conv2d_backward`), gy's transform is shared and dV overwrites V.
+///
+/// The input is read through per-axis source tables (padded coordinate → source cell, −1 for a zero), so a
+/// pad that `fuse-conv-input` folded (reflect, replicate or zero) and the convolution's own zero padding
+/// cost nothing; windows away from the borders read the image directly.
+struct WinogradConvolution: Equatable {
+    let n, c, o, h, w, oh, ow: Int
+    /// For each padded coordinate z < 2·tiles + 2 of an axis, the source row (column) it reads, −1 for a zero.
+    let rowSource: [Int], colSource: [Int]
+
+    var tilesH: Int { (oh + 1) / 2 }
+    var tilesW: Int { (ow + 1) / 2 }
+    /// Tiles over the batch: the GEMMs' width.
+    var tiles: Int { n * tilesH * tilesW }
+    var name: String { "winograd_k3_s1_\(KernelName.shape([n, c, h, w]))_to\(o)" }
+
+    /// Channels below which the 16 products are too small to beat one im2col GEMM.
+    static let minimumChannels = 32
+
+    /// A 3×3, stride-1 convolution reading its source through `rows` and `cols` (no upsampling), with enough
+    /// channels; nil otherwise.
+    init?(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
+        guard [rows, cols].allSatisfy({ $0.kernel == 3 && $0.stride == 1 && $0.scale == 1 }),
+              c >= Self.minimumChannels, o >= Self.minimumChannels else { return nil }
+        (self.n, self.c, self.o, h, w, oh, ow) = (n, c, o, rows.source, cols.source, rows.outputs, cols.outputs)
+        rowSource = (0..<(2 * ((oh + 1) / 2) + 2)).map { rows.source(output: $0, tap: 0) }
+        colSource = (0..<(2 * ((ow + 1) / 2) + 2)).map { cols.source(output: $0, tap: 0) }
+    }
+
+    /// A plain convolution (its own zero padding only).
+    init?(_ g: ConvGeometry) {
+        func axis(_ size: Int, _ before: Int, _ stride: Int, _ kernel: Int, _ outputs: Int) -> GatherAxis {
+            GatherAxis(source: size, convPadBefore: before, stride: stride, kernel: kernel, outputs: outputs)
+        }
+        self.init(n: g.n, c: g.c, o: g.o, rows: axis(g.h, g.pad[2], g.stride[0], g.kh, g.oh), cols: axis(g.w, g.pad[0], g.stride[1], g.kw, g.ow))
+    }
+
+    /// A `fuse-conv-input` chain without upsampling.
+    init?(_ g: GatheredConvolution) { self.init(n: g.n, c: g.c, o: g.o, rows: g.rows, cols: g.cols) }
+
+    // MARK: transforms
+
+    static let bT: [[Double]] = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    static let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+    static let aT: [[Double]] = [[1, 1, 1, 0], [0, 1, -1, -1]]
+    static func transposed(_ m: [[Double]]) -> [[Double]] { m[0].indices.map { j in m.map { $0[j] } } }
+
+    /// L · v for a small constant L, unrolled: zeros skipped, ±1 as additions and subtractions.
+    static func multiply(_ l: [[Double]], _ v: [IRValue]) -> [IRValue] {
+        l.map { row in
+            var sum: IRValue?
+            for (coefficient, x) in zip(row, v) where coefficient != 0 {
+                if let s = sum {
+                    sum = coefficient == 1 ? s + x : coefficient == -1 ? s - x : s + x * coefficient
+                } else {
+                    sum = coefficient == 1 ? x : coefficient == -1 ? -x : x * coefficient
+                }
+            }
+            return sum!
+        }
+    }
+
+    /// L · X · Lᵀ.
+    static func sandwich(_ e: KernelEmitter, _ l: [[Double]], _ x: [[IRValue]]) -> [[IRValue]] {
+        let columns = x[0].indices.map { j in x.map { $0[j] } }
+        let left = transposedValues(columns.map { multiply(l, $0) })  // L · X, row by row
+        return left.map { multiply(l, $0) }  // (L · X) · Lᵀ
+    }
+
+    static func transposedValues(_ m: [[IRValue]]) -> [[IRValue]] { m[0].indices.map { j in m.map { $0[j] } } }
+
+    /// Tile columns [lo, hi) whose four window columns are all inside the source at `first + 2·tx + j`.
+    static func interior(_ source: [Int], tiles: Int) -> (lo: Int, hi: Int, first: Int) {
+        guard let offset = (0..<tiles).lazy.compactMap({ t -> Int? in
+            let cells = (0..<4).map { source[2 * t + $0] }
+            return cells.allSatisfy { $0 >= 0 } && zip(cells, cells.dropFirst()).allSatisfy { $1 == $0 + 1 } ? cells[0] - 2 * t : nil
+        }).first else { return (0, 0, 0) }
+        // (A zero's −1 must not pass for cell −1 of an offset of −1.)
+        let fits = (0..<tiles).map { t in (0..<4).allSatisfy { source[2 * t + $0] >= 0 && source[2 * t + $0] == offset + 2 * t + $0 } }
+        guard let lo = fits.firstIndex(of: true) else { return (0, 0, 0) }
+        var hi = lo
+        while hi < tiles && fits[hi] { hi += 1 }
+        return (lo, hi, offset)
+    }
+
+    /// Visits every tile of source plane `plane` (sample `sample`): `body(tile index, window cell)` where
+    /// `cell(i, j)` is the source cell of window position (i, j) and whether it is inside (else a zero).
+    func forEachWindow(_ e: KernelEmitter, plane: IRValue, sample: IRValue, _ body: (IRValue, (Int, Int) -> (IRValue, IRValue?)) -> Void) {
+        let rows = e.ir.constantTable(rowSource), cols = e.ir.constantTable(colSource)
+        let (lo, hi, first) = Self.interior(colSource, tiles: tilesW)
+        let origin = e.index(0), planeBase = plane * (h * w)
+        e.loop(tilesH) { ty in
+            let rowCells = (0..<4).map { i in e.lookup(rows, ty * 2 + i) }
+            let rowBases = rowCells.map { planeBase + e.max($0, origin) * w }
+            let rowValid = rowCells.map { $0.greaterEqual(origin) }
+            let tileBase = (sample * tilesH + ty) * tilesW
+            // Border windows through the column table; the interior run directly.
+            let tabled = { (tx: IRValue) in
+                let colCells = (0..<4).map { j in e.lookup(cols, tx * 2 + j) }
+                body(tileBase + tx) { i, j in
+                    (rowBases[i] + e.max(colCells[j], origin), rowValid[i].and(colCells[j].greaterEqual(origin)))
+                }
+            }
+            e.loop(e.index(0), e.index(lo), vectorize: false, tabled)
+            e.loop(lo, hi) { tx in
+                body(tileBase + tx) { i, j in (rowBases[i] + tx * 2 + (first + j), rowValid[i]) }
+            }
+            e.loop(e.index(hi), e.index(tilesW), vectorize: false, tabled)
+        }
+    }
+
+    // MARK: phases
+
+    /// U[a·4 + b, O·C] = G g Gᵀ, in two passes parallel over O so that every loop vectorises (per channel
+    /// pair, 9 loads at stride 9 would not): first each kernel row's 3 taps → 4 values into H[a, O·C·3]
+    /// (interleaved loads of 3), then each pair's 3 rows → 4 values per a (interleaved loads of 3 again).
+    func weightTransformPhase(weight: Int, into u: Int, through h: Int) -> KernelPhase {
+        KernelPhase(suffix: "_wtransform", parallelCount: o) { e in
+            let rows = o * c * 3
+            e.loop(e.begin, e.end) { oc in
+                e.loop(c * 3) { r in
+                    let row = oc * (c * 3) + r
+                    // Along kx: the column index b.
+                    let values = Self.multiply(Self.g, (0..<3).map { e.load(weight, row * 3 + $0) })
+                    for b in 0..<4 { e.store(values[b], h, row + b * rows) }
+                }
+                e.loop(c) { ci in
+                    let pair = oc * c + ci
+                    for b in 0..<4 {
+                        // Along ky: the row index a.
+                        let values = Self.multiply(Self.g, (0..<3).map { e.load(h, b * rows + pair * 3 + $0) })
+                        for a in 0..<4 { e.store(values[a], u, (a * 4 + b) * (o * c) + pair) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// gw = Gᵀ dU G, the same two passes reversed.
+    func weightGradientPhase(_ du: Int, into gw: Int, through h: Int, suffix: String) -> KernelPhase {
+        let gT = Self.transposed(Self.g)
+        return KernelPhase(suffix: suffix, parallelCount: o) { e in
+            let rows = o * c * 3
+            e.loop(e.begin, e.end) { oc in
+                e.loop(c) { ci in
+                    let pair = oc * c + ci
+                    for b in 0..<4 {
+                        // Along the row index a: ky.
+                        let values = Self.multiply(gT, (0..<4).map { e.load(du, ($0 * 4 + b) * (o * c) + pair) })
+                        for ky in 0..<3 { e.store(values[ky], h, b * rows + pair * 3 + ky) }
+                    }
+                }
+                e.loop(c * 3) { r in
+                    let row = oc * (c * 3) + r
+                    // Along the column index b: kx.
+                    let values = Self.multiply(gT, (0..<4).map { e.load(h, $0 * rows + row) })
+                    for kx in 0..<3 { e.store(values[kx], gw, row * 3 + kx) }
+                }
+            }
+        }
+    }
+
+    /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C.
+    func inputTransformPhase(x: Int, into v: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
+            let zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { plane in
+                let ci = plane % c
+                forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
+                    let d = (0..<4).map { i in (0..<4).map { j -> IRValue in
+                        let (index, valid) = cell(i, j)
+                        return valid.map { e.select($0, e.load(x, index), zero) } ?? e.load(x, index)
+                    } }
+                    let v4 = Self.sandwich(e, Self.bT, d)
+                    for k in 0..<16 { e.store(v4[k / 4][k % 4], v, (k * c + ci) * tiles + t) }
+                }
+            }
+        }
+    }
+
+    /// gx (zeroed first) += B dV Bᵀ of every window, added onto the cells it read, parallel over N·C (a thread
+    /// owns its planes, so the overlapping windows never race).
+    func inputGradientPhase(_ dv: Int, into gx: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "", parallelCount: n * c) { e in
+            let zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { plane in
+                let ci = plane % c
+                e.loop(h * w, { i in e.store(zero, gx, plane * (h * w) + i) })
+                forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
+                    let values = (0..<4).map { a in (0..<4).map { b in e.load(dv, ((a * 4 + b) * c + ci) * tiles + t) } }
+                    let dd = Self.sandwich(e, Self.transposed(Self.bT), values)
+                    for i in 0..<4 {
+                        for j in 0..<4 {
+                            let (index, valid) = cell(i, j)
+                            if let valid { e.ifThen(valid) { e.accumulate(dd[i][j], gx, index) } } else { e.accumulate(dd[i][j], gx, index) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(tile, output index of (i, j) or nil outside)` for every tile of output plane `plane`.
+    func forEachOutputTile(_ e: KernelEmitter, plane: IRValue, sample: IRValue, _ body: (IRValue, (Int, Int) -> (IRValue, IRValue?)) -> Void) {
+        let planeBase = plane * (oh * ow)
+        e.loop(tilesH) { ty in
+            e.loop(tilesW) { tx in
+                body((sample * tilesH + ty) * tilesW + tx) { i, j in
+                    let (row, col) = (ty * 2 + i, tx * 2 + j)
+                    // Only an odd size leaves a half tile, on its last row or column.
+                    let rowInside = oh % 2 == 1 && i == 1 ? row.lessThan(e.index(oh)) : nil
+                    let colInside = ow % 2 == 1 && j == 1 ? col.lessThan(e.index(ow)) : nil
+                    var inside = rowInside
+                    if let colInside { inside = inside.map { $0.and(colInside) } ?? colInside }
+                    return (planeBase + e.min(row, e.index(oh - 1)) * ow + e.min(col, e.index(ow - 1)), inside)
+                }
+            }
+        }
+    }
+
+    /// y = Aᵀ M A (+ bias) of every tile, parallel over N·O planes (so a fused epilogue can follow each plane).
+    func outputPhase(_ m: Int, into y: Int, bias: Int?, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "", parallelCount: n * o) { e in
+            e.loop(e.begin, e.end) { plane in
+                let oc = plane % o
+                let shift = bias.map { e.load($0, oc) }
+                forEachOutputTile(e, plane: plane, sample: plane / o) { t, cell in
+                    let values = (0..<4).map { a in (0..<4).map { b in e.load(m, ((a * 4 + b) * o + oc) * tiles + t) } }
+                    let out = Self.sandwich(e, Self.aT, values)
+                    for i in 0..<2 {
+                        for j in 0..<2 {
+                            let (index, inside) = cell(i, j)
+                            let value = shift.map { out[i][j] + $0 } ?? out[i][j]
+                            if let inside { e.ifThen(inside) { e.store(value, y, index) } } else { e.store(value, y, index) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dM[k, O, tiles] = A dY Aᵀ of gy's tiles (zeros past an odd edge), parallel over N·O.
+    func gyTransformPhase(gy: Int, into dm: Int, dtype: DType) -> KernelPhase {
+        KernelPhase(suffix: "_gytransform", parallelCount: n * o) { e in
+            let zero = e.real(0, dtype)
+            e.loop(e.begin, e.end) { plane in
+                let oc = plane % o
+                forEachOutputTile(e, plane: plane, sample: plane / o) { t, cell in
+                    let dy = (0..<2).map { i in (0..<2).map { j -> IRValue in
+                        let (index, inside) = cell(i, j)
+                        return inside.map { e.select($0, e.load(gy, index), zero) } ?? e.load(gy, index)
+                    } }
+                    let values = Self.sandwich(e, Self.transposed(Self.aT), dy)
+                    for k in 0..<16 { e.store(values[k / 4][k % 4], dm, (k * o + oc) * tiles + t) }
+                }
+            }
+        }
+    }
+
+    enum Product { case forward, data, weight }
+
+    /// One of the 16 products: forward M = U·V, data dV = Uᵀ·dM, weight dU = dM·Vᵀ.
+    func emitProduct(_ e: KernelEmitter, _ product: Product, dtype: DType, k: Int, u: Int, v: Int, m: Int) {
+        let (uk, vk, mk) = (e.pointer(u, offset: e.index(k * o * c)), e.pointer(v, offset: e.index(k * c * tiles)),
+                            e.pointer(m, offset: e.index(k * o * tiles)))
+        let zero = e.real(0, dtype)
+        switch product {
+        case .forward:
+            e.gemm(dtype, transA: false, transB: false, m: o, n: tiles, k: c, a: uk, lda: c, b: vk, ldb: tiles, beta: zero, c: mk, ldc: tiles)
+        case .data:
+            e.gemm(dtype, transA: true, transB: false, m: c, n: tiles, k: o, a: uk, lda: c, b: mk, ldb: tiles, beta: zero, c: vk, ldc: tiles)
+        case .weight:
+            e.gemm(dtype, transA: false, transB: true, m: o, n: c, k: tiles, a: mk, lda: tiles, b: vk, ldb: tiles, beta: zero, c: uk, ldc: c)
+        }
+    }
+
+    func scratch(_ dtype: DType) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, rows: TensorType) {
+        (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, [4, o, c, 3]))
+    }
+
+    // MARK: plans
+
+    /// Buffers x, w, [bias], y; scratch U, V, M, H.
+    func forward(dtype: DType, hasBias: Bool) -> KernelPlan {
+        let y = hasBias ? 3 : 2, (u, v, m, h) = (y + 1, y + 2, y + 3, y + 4)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            for k in 0..<16 { emitProduct(e, .forward, dtype: dtype, k: k, u: u, v: v, m: m) }
+        }
+        let s = scratch(dtype)
+        return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+            weightTransformPhase(weight: 1, into: u, through: h), inputTransformPhase(x: 0, into: v, dtype: dtype), gemm,
+            outputPhase(m, into: y, bias: hasBias ? 2 : nil, dtype: dtype),
+        ])
+    }
+
+    /// Buffers gy, w, gx; scratch U, dV, dM, H.
+    func backwardInput(dtype: DType) -> KernelPlan {
+        let (u, dv, dm, h) = (3, 4, 5, 6)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: dv, m: dm) }
+        }
+        let s = scratch(dtype)
+        return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+            weightTransformPhase(weight: 1, into: u, through: h), gyTransformPhase(gy: 0, into: dm, dtype: dtype), gemm,
+            inputGradientPhase(dv, into: 2, dtype: dtype),
+        ])
+    }
+
+    /// Buffers x, gy, gw; scratch dU, V, dM, H.
+    func backwardWeight(dtype: DType) -> KernelPlan {
+        let (du, v, dm, h) = (3, 4, 5, 6)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            for k in 0..<16 { emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm) }
+        }
+        let s = scratch(dtype)
+        return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+            inputTransformPhase(x: 0, into: v, dtype: dtype), gyTransformPhase(gy: 1, into: dm, dtype: dtype), gemm,
+            weightGradientPhase(du, into: 2, through: h, suffix: ""),
+        ])
+    }
+
+    /// Both gradients (a `conv2d_backward` node; buffers gy, w, x, gx, gw; scratch U, V, dM, dU, H): gy's
+    /// transform shared; per product, dU reads V before dV overwrites it.
+    func backward(dtype: DType) -> KernelPlan {
+        let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4), (u, v, dm, du, h) = (5, 6, 7, 8, 9)
+        let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            for k in 0..<16 {
+                emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm)
+                emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm)
+            }
+        }
+        let s = scratch(dtype)
+        return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.rows], phases: [
+            weightTransformPhase(weight: weight, into: u, through: h), inputTransformPhase(x: x, into: v, dtype: dtype),
+            gyTransformPhase(gy: gy, into: dm, dtype: dtype), gemm,
+            weightGradientPhase(du, into: gw, through: h, suffix: "_wgrad"), inputGradientPhase(v, into: gx, dtype: dtype),
+        ])
+    }
+}

@@ -1,0 +1,81 @@
+import GraphIR
+import Passes
+import Testing
+@testable import LLVMBackend
+
+/// Winograd F(2×2, 3×3) kernels (3×3 stride-1 convolutions with at least 32 channels each side) against the
+/// interpreter's direct convolutions: forward with and without bias, each gradient alone and both paired,
+/// on plain convolutions (their own zero padding, odd output sizes, batch 2, f64) and on `fuse-conv-input`
+/// chains whose folded reflect, replicate or zero pad the transforms read through.
+@Suite struct WinogradKernelTests {
+    struct Case {
+        var x: [Int], out: Int, pad = [0, 0, 0, 0], mode: PadMode? = nil, folded = [1, 1, 1, 1], dtype = DType.f32
+    }
+
+    static let cases = [
+        Case(x: [2, 32, 9, 7], out: 33, pad: [1, 1, 1, 1]),
+        Case(x: [1, 40, 6, 8], out: 32),
+        Case(x: [1, 32, 5, 5], out: 32, pad: [0, 1, 1, 0], dtype: .f64),
+        Case(x: [1, 32, 7, 6], out: 34, mode: .reflect),
+        Case(x: [2, 33, 5, 4], out: 32, mode: .replicate, folded: [2, 1, 1, 2]),
+        Case(x: [1, 32, 4, 7], out: 32, pad: [1, 0, 0, 1], mode: .zero, folded: [1, 2, 2, 1]),
+    ]
+
+    static func fuse(_ graph: Graph) throws -> Graph {
+        var statistics = PassStatistics(), fused = graph
+        for pass in [FuseConvolutionInput(), FuseConvolutionBackward(), DeadCodeElimination()] as [any Pass] {
+            fused = try pass.run(fused, statistics: &statistics)
+        }
+        return fused
+    }
+
+    static func backendCases() -> [BackendCase] {
+        Self.cases.enumerated().flatMap { i, c -> [BackendCase] in
+            let x = TensorType(c.dtype, c.x), w = TensorType(c.dtype, [c.out, c.x[1], 3, 3]), bias = TensorType(c.dtype, [c.out])
+            func source(_ b: GraphBuilder, _ v: ValueID) throws -> ValueID { try c.mode.map { try b.pad(v, mode: $0, c.folded) } ?? v }
+            func conv(_ b: GraphBuilder, _ v: [ValueID], bias: Bool = false) throws -> ValueID {
+                try b.conv2d(source(b, v[0]), v[1], bias ? v[2] : nil, pad: c.pad)
+            }
+            return [
+                BackendCase(name: "forward\(i)", inputs: [x, w]) { b, v in try conv(b, v) },
+                BackendCase(name: "bias\(i)", inputs: [x, w, bias]) { b, v in try conv(b, v, bias: true) },
+                // Each gradient alone, and both (paired by fuse-conv-backward), weighted so no element hides.
+                BackendCase(name: "input\(i)", inputs: [x, w]) { b, v in
+                    let padded = try source(b, v[0]), gy = try b.square(conv(b, v))
+                    let gx = try b.conv2dBackwardInput(gy, v[1], inputShape: b.graph.type(of: padded).shape, pad: c.pad)
+                    return try c.mode.map { try b.padBackward(gx, mode: $0, c.folded) } ?? gx
+                },
+                BackendCase(name: "weight\(i)", inputs: [x, w]) { b, v in
+                    try b.conv2dBackwardWeight(source(b, v[0]), b.square(conv(b, v)), kernel: [3, 3], pad: c.pad)
+                },
+                BackendCase(name: "both\(i)", inputs: [x, w, x, w]) { b, v in
+                    let padded = try source(b, v[0]), gy = try b.square(conv(b, v))
+                    var gx = try b.conv2dBackwardInput(gy, v[1], inputShape: b.graph.type(of: padded).shape, pad: c.pad)
+                    if let mode = c.mode { gx = try b.padBackward(gx, mode: mode, c.folded) }
+                    let gw = try b.conv2dBackwardWeight(padded, gy, kernel: [3, 3], pad: c.pad)
+                    return try b.add(b.reduceSum(b.mul(gx, v[2]), axes: [0, 1, 2, 3]), b.reduceSum(b.mul(gw, v[3]), axes: [0, 1, 2, 3]))
+                },
+            ]
+        }
+    }
+
+    /// Errors against each output's largest magnitude: gradients here are sums of hundreds of products of
+    /// squares, whose float32 rounding (im2col's as much as Winograd's) follows the terms, not the sum.
+    @Test func winogradMatchesTheInterpreter() throws {
+        try BackendHarness.expectParity(Self.backendCases(), tolerance: 1e-5, scaled: true, transform: Self.fuse)
+    }
+
+    /// Every case above runs on Winograd kernels: forward, data and weight gradients, and the pair.
+    @Test func casesTakeTheWinogradPath() throws {
+        let b = GraphBuilder(name: "cases")
+        for (i, c) in Self.backendCases().enumerated() {
+            b.output("y\(i)", try c.build(b, c.inputs.enumerated().map { b.input("\(i).\($0.offset)", $0.element) }))
+        }
+        let symbols = try Executable(graph: Self.fuse(b.graph)).kernelCalls.map(\.symbol)
+        for kind in ["conv2d_winograd", "conv2d_backward_input_winograd", "conv2d_backward_weight_winograd", "conv2d_backward_winograd"] {
+            #expect(symbols.contains { $0.hasPrefix(kind) }, "\(kind): \(Set(symbols).sorted())")
+        }
+        let conv = symbols.filter { $0.hasPrefix("conv2d") && !$0.contains("winograd") }
+        #expect(conv.isEmpty, "every convolution here is Winograd: \(conv)")
+    }
+}
