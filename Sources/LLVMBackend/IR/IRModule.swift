@@ -94,21 +94,6 @@ final class IRModule {
         return count
     }
 
-    /// A private constant array of reals (a transform matrix handed to BLAS); its address.
-    func constantReals(_ values: [Double], _ dtype: DType) -> LLVMValueRef {
-        tableCount += 1
-        let element = type(of: dtype)
-        var elements: [LLVMValueRef?] = values.map { LLVMConstReal(element, $0) }
-        let arrayType = LLVMArrayType2(element, UInt64(values.count))!
-        let global = LLVMAddGlobal(module, arrayType, "reals.\(tableCount)")!
-        let initializer = elements.withUnsafeMutableBufferPointer { LLVMConstArray2(element, $0.baseAddress, UInt64(values.count)) }
-        LLVMSetInitializer(global, initializer)
-        LLVMSetGlobalConstant(global, 1)
-        LLVMSetLinkage(global, LLVMPrivateLinkage)
-        LLVMSetAlignment(global, 64)
-        return global
-    }
-
     /// Checks the module; a failure is a bug in a lowering, reported with LLVM's message.
     func verify() throws(BackendError) {
         var message: UnsafeMutablePointer<CChar>?

@@ -54,7 +54,7 @@ struct WinogradConvolution: Equatable {
     static let bT: [[Double]] = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
     static let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
     static let aT: [[Double]] = [[1, 1, 1, 0], [0, 1, -1, -1]]
-    static func transposed(_ m: [[Double]]) -> [[Double]] { m[0].indices.map { j in m.map { $0[j] } } }
+    static func transposed<T>(_ m: [[T]]) -> [[T]] { m[0].indices.map { j in m.map { $0[j] } } }
 
     /// L · v for a small constant L, unrolled: zeros skipped, ±1 as additions and subtractions.
     static func multiply(_ l: [[Double]], _ v: [IRValue]) -> [IRValue] {
@@ -72,13 +72,10 @@ struct WinogradConvolution: Equatable {
     }
 
     /// L · X · Lᵀ.
-    static func sandwich(_ e: KernelEmitter, _ l: [[Double]], _ x: [[IRValue]]) -> [[IRValue]] {
-        let columns = x[0].indices.map { j in x.map { $0[j] } }
-        let left = transposedValues(columns.map { multiply(l, $0) })  // L · X, row by row
+    static func sandwich(_ l: [[Double]], _ x: [[IRValue]]) -> [[IRValue]] {
+        let left = transposed(transposed(x).map { multiply(l, $0) })  // L · X, column by column
         return left.map { multiply(l, $0) }  // (L · X) · Lᵀ
     }
-
-    static func transposedValues(_ m: [[IRValue]]) -> [[IRValue]] { m[0].indices.map { j in m.map { $0[j] } } }
 
     /// Tile columns [lo, hi) whose four window columns are all inside the source at `first + 2·tx + j`.
     static func interior(_ source: [Int], tiles: Int) -> (lo: Int, hi: Int, first: Int) {
@@ -182,7 +179,7 @@ struct WinogradConvolution: Equatable {
                         let (index, valid) = cell(i, j)
                         return valid.map { e.select($0, e.load(x, index), zero) } ?? e.load(x, index)
                     } }
-                    let v4 = Self.sandwich(e, Self.bT, d)
+                    let v4 = Self.sandwich(Self.bT, d)
                     for k in 0..<16 { e.store(v4[k / 4][k % 4], v, (k * c + ci) * tiles + t) }
                 }
             }
@@ -199,7 +196,7 @@ struct WinogradConvolution: Equatable {
                 e.loop(h * w, { i in e.store(zero, gx, plane * (h * w) + i) })
                 forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
                     let values = (0..<4).map { a in (0..<4).map { b in e.load(dv, ((a * 4 + b) * c + ci) * tiles + t) } }
-                    let dd = Self.sandwich(e, Self.transposed(Self.bT), values)
+                    let dd = Self.sandwich(Self.transposed(Self.bT), values)
                     for i in 0..<4 {
                         for j in 0..<4 {
                             let (index, valid) = cell(i, j)
@@ -237,7 +234,7 @@ struct WinogradConvolution: Equatable {
                 let shift = bias.map { e.load($0, oc) }
                 forEachOutputTile(e, plane: plane, sample: plane / o) { t, cell in
                     let values = (0..<4).map { a in (0..<4).map { b in e.load(m, ((a * 4 + b) * o + oc) * tiles + t) } }
-                    let out = Self.sandwich(e, Self.aT, values)
+                    let out = Self.sandwich(Self.aT, values)
                     for i in 0..<2 {
                         for j in 0..<2 {
                             let (index, inside) = cell(i, j)
@@ -261,7 +258,7 @@ struct WinogradConvolution: Equatable {
                         let (index, inside) = cell(i, j)
                         return inside.map { e.select($0, e.load(gy, index), zero) } ?? e.load(gy, index)
                     } }
-                    let values = Self.sandwich(e, Self.transposed(Self.aT), dy)
+                    let values = Self.sandwich(Self.transposed(Self.aT), dy)
                     for k in 0..<16 { e.store(values[k / 4][k % 4], dm, (k * o + oc) * tiles + t) }
                 }
             }
