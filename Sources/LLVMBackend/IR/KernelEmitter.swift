@@ -24,7 +24,10 @@ final class KernelEmitter {
     /// While set, buffer `i` of the code being emitted is buffer `bufferMap[i]` of this kernel: a fused
     /// kernel runs another op's lowering over its own buffer list (`KernelPhase.remapped`).
     var bufferMap: [Int]? = nil
-    private func slot(_ buffer: Int) -> Int { bufferMap?[buffer] ?? buffer }
+    func slot(_ buffer: Int) -> Int { bufferMap?[buffer] ?? buffer }
+    /// While set, told of every `store`: the kernel buffer (after `bufferMap`) and the value as stored. A
+    /// fused epilogue takes its norm's moments this way while the convolution writes its output.
+    var storeObserver: ((_ slot: Int, _ value: IRValue) -> Void)? = nil
     /// While set, loads from buffer `i` (as the code being emitted numbers it) compute the element instead:
     /// a pointwise producer folded into the op that reads it (`fuse-prologue`), never stored.
     var computed: [Int: (IRValue) -> IRValue] = [:]
@@ -118,7 +121,14 @@ final class KernelEmitter {
     }
     /// Stores `value`, rounding it to the buffer's dtype first (the interpreter's semantics).
     func store(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
-        LLVMBuildStore(builder, convert(value, to: dtype(of: buffer)).ref, address(buffer, index))
+        let stored = convert(value, to: dtype(of: buffer))
+        LLVMBuildStore(builder, stored.ref, address(buffer, index))
+        if let storeObserver {
+            // The observer's own stores (if any) must not be observed again.
+            self.storeObserver = nil
+            storeObserver(slot(buffer), stored)
+            self.storeObserver = storeObserver
+        }
     }
     /// buffer[index] += value.
     func accumulate(_ value: IRValue, _ buffer: Int, _ index: IRValue) {

@@ -2,10 +2,12 @@ import GraphIR
 
 /// Fused `conv2d_epilogue` nodes (`fuse-conv-epilogue`): the region's first node is a convolution (`conv2d`
 /// or a fused convolution chain), lowered as usual onto this kernel's buffers; then one pass per
-/// normalisation group (an (n, c) plane; a sample for MUNIT's layer norm) computes the group's moments
-/// while it is still in cache and writes norm → activation → residual add, storing each value another node
-/// reads. Each value is rounded to its dtype where the unfused kernels store it, so results are bit for bit
-/// those of the unfused kernels.
+/// normalisation group (an (n, c) plane; a sample for MUNIT's layer norm) writes norm → activation →
+/// residual add, storing each value another node reads. Where the convolution's own code writes the output
+/// plane by plane, the plane's Σx and Σx² (f64) accumulate in that store and the epilogue follows on the
+/// cache-hot plane; where BLAS writes it (or for the layer norm's per-sample groups), the epilogue first
+/// takes the group's moments in a pass of its own. Values are rounded to their dtype where the unfused
+/// kernels store them.
 struct ConvolutionEpilogue {
     let convolution: Node
     let norm: Node?, activation: Node?, residualAdd: Node?
@@ -67,27 +69,51 @@ struct ConvolutionEpilogue {
         let k = conv.operands.count
         let map = Array(0..<k) + [y] + convPlan.scratch.indices.map { scratchBase + $0 }
         var phases = convPlan.phases.map { $0.remapped(map) }
-        let epilogue = epiloguePhase(y: y, operands: operands, dtype: input.dtype)
-        // A convolution whose last phase writes the output plane by plane (the wide grid's compaction, the
-        // gathered convolution's store) hands each plane straight to the epilogue, while it is in cache.
-        if let last = phases.last, !last.usesBLAS, last.parallelCount == epilogue.parallelCount, norm?.op.name != "layer_norm" {
+        // A convolution whose last phase writes the output plane by plane (Winograd's output transform, the
+        // wide grid's compaction, the gathered convolution's store) hands each plane straight to the
+        // epilogue, and Σx, Σx² accumulate as the plane is written: the epilogue's pass normalises.
+        if let last = phases.last, !last.usesBLAS, norm?.op.name != "layer_norm",
+           last.parallelCount == NormGroups.planes(region.type(of: convolution.results[0]).shape).groups {
+            let observes = norm != nil && last.storesEachPlaneOnce
+            let moments = ObservedMoments()
+            let epilogue = epiloguePhase(y: y, operands: operands, dtype: input.dtype, observed: observes ? moments : nil)
             phases[phases.count - 1] = KernelPhase(suffix: last.suffix + "_epilogue", parallelCount: last.parallelCount) { e in
+                let ySlot = e.slot(y)
                 e.loop(e.begin, e.end) { plane in
                     e.range = (plane, plane + 1)
-                    last.emit(e)
+                    if observes {
+                        let (sum, squares) = (e.variable(e.real(0, .f64)), e.variable(e.real(0, .f64)))
+                        e.storeObserver = { slot, value in
+                            guard slot == ySlot else { return }
+                            let x = e.convert(value, to: .f64)
+                            sum.value = e.addReassociable(sum.value, x)
+                            squares.value = e.addReassociable(squares.value, x * x)
+                        }
+                        last.emit(e)
+                        e.storeObserver = nil
+                        moments.sums = (sum.value, squares.value)
+                    } else {
+                        last.emit(e)
+                    }
                     epilogue.emit(e)
                     e.range = nil
                 }
             }
         } else {
-            phases.append(epilogue)
+            phases.append(epiloguePhase(y: y, operands: operands, dtype: input.dtype, observed: nil))
         }
         let parts = [norm, activation, residualAdd].compactMap { $0?.op.name }
         return KernelPlan(name: convPlan.name + "_" + parts.joined(separator: "_"), scratch: scratch, phases: phases)
     }
 
-    /// Per group: moments (when normalising), then each element through norm, activation and residual add.
-    func epiloguePhase(y: Int, operands: Int, dtype: DType) -> KernelPhase {
+    /// Σx and Σx² of the plane being emitted, taken while the convolution stored it.
+    final class ObservedMoments {
+        var sums: (IRValue, IRValue)?
+    }
+
+    /// Per group: moments (when normalising; from `observed` when the convolution's store took them), then
+    /// each element through norm, activation and residual add.
+    func epiloguePhase(y: Int, operands: Int, dtype: DType, observed: ObservedMoments?) -> KernelPhase {
         let shape = region.type(of: convolution.results[0]).shape
         let isLayerNorm = norm?.op.name == "layer_norm"
         let groups = isLayerNorm ? NormGroups.samples(shape) : NormGroups.planes(shape)
@@ -123,7 +149,14 @@ struct ConvolutionEpilogue {
                     groups.forEach(e, g) { finish($0, nil, nil) }
                     return
                 }
-                let (mean, squares) = groups.moments(e, g, x: y)
+                var (mean, squares): (IRValue, IRValue)
+                if let (sum, sumOfSquares) = observed?.sums {
+                    // Σ(x − mean)² = Σx² − n·mean², never below 0 for rounding's sake.
+                    mean = sum / Double(groups.count)
+                    squares = e.max(sumOfSquares - mean * mean * Double(groups.count), e.real(0, .f64))
+                } else {
+                    (mean, squares) = groups.moments(e, g, x: y)
+                }
                 if isLayerNorm {
                     // MUNIT's LayerNorm: unbiased std, eps added to it, per-channel gamma and beta.
                     let inv = 1.0 / (e.intrinsic("llvm.sqrt", [squares / Double(groups.count - 1)]) + eps)

@@ -142,7 +142,7 @@ enum FusedConvolution {
     /// parallel over N·O. `toOutput` writes the output (plus the bias, if any); otherwise gy is gathered.
     static func positionsPhase(_ g: GatheredConvolution, toOutput: Bool, output: Int, positions: Int,
                                bias: Int?, dtype: DType) -> KernelPhase {
-        KernelPhase(suffix: toOutput ? "" : "_gy", parallelCount: g.n * g.o) { e in
+        KernelPhase(suffix: toOutput ? "" : "_gy", parallelCount: g.n * g.o, storesEachPlaneOnce: toOutput) { e in
             e.loop(e.begin, e.end) { plane in
                 let sample = plane / g.o, channel = plane % g.o
                 let outputBase = plane * (g.oh * g.ow)

@@ -88,7 +88,7 @@ enum WideGridConvolution {
             }
         }
         // Drop the extra columns and add the bias, parallel over N·O.
-        let compact = KernelPhase(suffix: "", parallelCount: g.n * g.o) { e in
+        let compact = KernelPhase(suffix: "", parallelCount: g.n * g.o, storesEachPlaneOnce: true) { e in
             e.loop(e.begin, e.end) { plane in
                 let bias = hasBias ? e.load(2, plane % g.o) : e.real(0, input.dtype)
                 e.loop(g.oh) { oy in

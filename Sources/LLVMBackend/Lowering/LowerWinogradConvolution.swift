@@ -228,7 +228,7 @@ struct WinogradConvolution: Equatable {
 
     /// y = Aᵀ M A (+ bias) of every tile, parallel over N·O planes (so a fused epilogue can follow each plane).
     func outputPhase(_ m: Int, into y: Int, bias: Int?, dtype: DType) -> KernelPhase {
-        KernelPhase(suffix: "", parallelCount: n * o) { e in
+        KernelPhase(suffix: "", parallelCount: n * o, storesEachPlaneOnce: true) { e in
             e.loop(e.begin, e.end) { plane in
                 let oc = plane % o
                 let shift = bias.map { e.load($0, oc) }

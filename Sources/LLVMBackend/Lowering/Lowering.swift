@@ -29,6 +29,9 @@ struct KernelPhase {
     var parallelCount: Int
     /// Calls BLAS, which runs its own threads: the runtime calls it once, over the whole range.
     var usesBLAS = false
+    /// Writes each element of its output planes exactly once, with `KernelEmitter.store`, one plane per
+    /// outer iteration: a fused epilogue can accumulate a plane's moments as it is written.
+    var storesEachPlaneOnce = false
     /// Emits the body for the outer iterations `emitter.begin ..< emitter.end`.
     var emit: (KernelEmitter) -> Void
 
