@@ -53,11 +53,15 @@ struct Bench: ParsableCommand {
             // Agreement first, while both start from the same arguments (timing feeds updates back).
             let unfused = try workload.job(fuse: false, options: options)
             workload.release()
-            let agreement = try BenchJob.worstDifference(main, unfused)
+            let (agreement, worstOutput) = try BenchJob.worstDifference(main, unfused)
             let results = try BenchJob.measure([main, unfused], iterations: iters)
             let (result, baseline) = (results[0], results[1])
             print(json ? result.json(top: top, unfused: baseline, agreement: agreement)
                        : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement, top: top))
+            guard agreement <= BenchJob.agreementTolerance else {
+                throw UserError(String(format: "fused and unfused outputs disagree: worst relative difference %.3g at %@ (tolerance %g)",
+                                       agreement, worstOutput, BenchJob.agreementTolerance))
+            }
         }
     }
 
