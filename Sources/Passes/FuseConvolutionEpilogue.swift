@@ -2,11 +2,11 @@ import GraphIR
 
 /// Folds what follows a convolution into its kernel: its normalisation (instance norm, AdaIN or MUNIT's
 /// layer norm), activation and residual add become a fused node of kind `conv2d_epilogue` whose region
-/// holds the convolution (itself possibly a `fuse-conv-input` node) and those ops. The backend runs the
-/// convolution, then one pass per normalisation group (an (n, c) plane, or a sample for the layer norm)
-/// that takes Σx and Σx² of the freshly written, cache-hot group and writes the normalised, scaled and
-/// shifted, activated, residual-added result: no separate statistics, normalisation and activation passes
-/// over memory.
+/// holds the convolution (itself possibly a `fuse-conv-input` node) and those ops. The backend writes the
+/// convolution's output while accumulating each plane's Σx and Σx² (where BLAS writes it, one statistics
+/// pass over the cache-hot group follows), then one pass per normalisation group (an (n, c) plane, or a
+/// sample for the layer norm) writes the normalised, scaled and shifted, activated, residual-added result:
+/// no separate statistics, normalisation and activation passes over memory.
 ///
 /// Matched: conv → [norm] → [activation] → [add with a same-shape tensor], at least one of them. Every
 /// intermediate another node still reads (the training step's backward reads the convolution's output and

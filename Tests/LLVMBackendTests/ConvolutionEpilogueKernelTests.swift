@@ -11,7 +11,7 @@ import Testing
         var statistics = PassStatistics(), fused = graph
         for pass in PassRegistry.fusionPipeline() { fused = try pass.run(fused, statistics: &statistics) }
         let epilogues = fused.nodes.filter { $0.region != nil && $0.attributes.string("kind") == "conv2d_epilogue" }
-        #expect(epilogues.count == 11, "every case's convolution takes its epilogue: \(statistics.counters)")
+        #expect(epilogues.count == 12, "every case's convolution takes its epilogue: \(statistics.counters)")
         return fused
     }
 
@@ -46,6 +46,11 @@ import Testing
             BackendCase(name: "up_ln_relu", inputs: [.f32(1, 4, 5, 6), .f32(6, 4, 5, 5), perChannel, perChannel]) { b, v in
                 let padded = try b.pad(b.upsampleNearest(v[0]), mode: .reflect, [2, 2, 2, 2])
                 return try b.relu(b.layerNorm(b.conv2d(padded, v[1]), gamma: v[2], beta: v[3]))
+            },
+            // Batch 2: each plane's sums, taken in the gathered store, add up per sample for the layer norm.
+            BackendCase(name: "up_ln_batch2", inputs: [.f32(2, 4, 5, 6), .f32(6, 4, 5, 5), perChannel, perChannel]) { b, v in
+                let padded = try b.pad(b.upsampleNearest(v[0]), mode: .reflect, [2, 2, 2, 2])
+                return try b.leakyRelu(b.layerNorm(b.conv2d(padded, v[1]), gamma: v[2], beta: v[3]), slope: 0.2)
             },
             // The gathered convolution's per-plane store hands each plane to an instance norm's epilogue.
             BackendCase(name: "up_in_lrelu", inputs: [.f32(2, 3, 4, 5), .f32(5, 3, 3, 3)]) { b, v in

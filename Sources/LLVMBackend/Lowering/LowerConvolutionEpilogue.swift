@@ -4,10 +4,10 @@ import GraphIR
 /// or a fused convolution chain), lowered as usual onto this kernel's buffers; then one pass per
 /// normalisation group (an (n, c) plane; a sample for MUNIT's layer norm) writes norm → activation →
 /// residual add, storing each value another node reads. Where the convolution's own code writes the output
-/// plane by plane, the plane's Σx and Σx² (f64) accumulate in that store and the epilogue follows on the
-/// cache-hot plane; where BLAS writes it (or for the layer norm's per-sample groups), the epilogue first
-/// takes the group's moments in a pass of its own. Values are rounded to their dtype where the unfused
-/// kernels store them.
+/// plane by plane (Winograd, wide grid, gathered), each plane's Σx and Σx² (f64) accumulate in that store:
+/// a plane norm's epilogue follows on the cache-hot plane, the layer norm adds its sample's per-plane sums.
+/// Where BLAS writes the output, the epilogue first takes the group's moments in a pass of its own. Values
+/// are rounded to their dtype where the unfused kernels store them.
 struct ConvolutionEpilogue {
     let convolution: Node
     let norm: Node?, activation: Node?, residualAdd: Node?
@@ -71,36 +71,39 @@ struct ConvolutionEpilogue {
         var phases = convPlan.phases.map { $0.remapped(map) }
         // A convolution whose last phase writes the output plane by plane (Winograd's output transform, the
         // wide grid's compaction, the gathered convolution's store) hands each plane straight to the
-        // epilogue, and Σx, Σx² accumulate as the plane is written: the epilogue's pass normalises.
-        if let last = phases.last, !last.usesBLAS, norm?.op.name != "layer_norm",
-           last.parallelCount == NormGroups.planes(region.type(of: convolution.results[0]).shape).groups {
+        // epilogue, and Σx, Σx² accumulate as the plane is written: the epilogue's pass normalises. The
+        // layer norm's groups are samples: each plane's sums go to scratch, and the epilogue adds a sample's.
+        let planes = NormGroups.planes(region.type(of: convolution.results[0]).shape).groups
+        let isLayerNorm = norm?.op.name == "layer_norm"
+        if let last = phases.last, !last.usesBLAS, last.parallelCount == planes, !isLayerNorm {
             let observes = norm != nil && last.storesEachPlaneOnce
             let moments = ObservedMoments()
-            let epilogue = epiloguePhase(y: y, operands: operands, dtype: input.dtype, observed: observes ? moments : nil)
+            let epilogue = epiloguePhase(y: y, operands: operands, dtype: input.dtype, moments: observes ? .observed(moments) : .pass)
             phases[phases.count - 1] = KernelPhase(suffix: last.suffix + "_epilogue", parallelCount: last.parallelCount) { e in
                 let ySlot = e.slot(y)
                 e.loop(e.begin, e.end) { plane in
                     e.range = (plane, plane + 1)
-                    if observes {
-                        let (sum, squares) = (e.variable(e.real(0, .f64)), e.variable(e.real(0, .f64)))
-                        e.storeObserver = { slot, value in
-                            guard slot == ySlot else { return }
-                            let x = e.convert(value, to: .f64)
-                            sum.value = e.addReassociable(sum.value, x)
-                            squares.value = e.addReassociable(squares.value, x * x)
-                        }
-                        last.emit(e)
-                        e.storeObserver = nil
-                        moments.sums = (sum.value, squares.value)
-                    } else {
-                        last.emit(e)
-                    }
+                    if observes { moments.sums = Self.emitObserving(e, last, output: ySlot) } else { last.emit(e) }
                     epilogue.emit(e)
                     e.range = nil
                 }
             }
+        } else if let last = phases.last, !last.usesBLAS, last.parallelCount == planes, isLayerNorm, last.storesEachPlaneOnce {
+            let partials = scratchBase + scratch.count
+            scratch.append(TensorType(.f64, [planes, 2]))
+            phases[phases.count - 1] = KernelPhase(suffix: last.suffix + "_moments", parallelCount: last.parallelCount) { e in
+                let ySlot = e.slot(y)
+                e.loop(e.begin, e.end) { plane in
+                    e.range = (plane, plane + 1)
+                    let (sum, squares) = Self.emitObserving(e, last, output: ySlot)
+                    e.store(sum, partials, plane * 2)
+                    e.store(squares, partials, plane * 2 + 1)
+                    e.range = nil
+                }
+            }
+            phases.append(epiloguePhase(y: y, operands: operands, dtype: input.dtype, moments: .partials(partials)))
         } else {
-            phases.append(epiloguePhase(y: y, operands: operands, dtype: input.dtype, observed: nil))
+            phases.append(epiloguePhase(y: y, operands: operands, dtype: input.dtype, moments: .pass))
         }
         let parts = [norm, activation, residualAdd].compactMap { $0?.op.name }
         return KernelPlan(name: convPlan.name + "_" + parts.joined(separator: "_"), scratch: scratch, phases: phases)
@@ -111,9 +114,28 @@ struct ConvolutionEpilogue {
         var sums: (IRValue, IRValue)?
     }
 
+    /// Where the epilogue's moments come from: a pass over the group, the plane's store just emitted, or
+    /// per-plane sums in a scratch buffer [planes, 2] (the layer norm adds a sample's planes).
+    enum MomentsSource { case pass, observed(ObservedMoments), partials(Int) }
+
+    /// Emits `phase` (one plane) while accumulating Σx and Σx² (f64) of what it stores into kernel buffer
+    /// `output`; returns the two sums.
+    static func emitObserving(_ e: KernelEmitter, _ phase: KernelPhase, output: Int) -> (IRValue, IRValue) {
+        let (sum, squares) = (e.variable(e.real(0, .f64)), e.variable(e.real(0, .f64)))
+        e.storeObserver = { slot, value in
+            guard slot == output else { return }
+            let x = e.convert(value, to: .f64)
+            sum.value = e.addReassociable(sum.value, x)
+            squares.value = e.addReassociable(squares.value, x * x)
+        }
+        phase.emit(e)
+        e.storeObserver = nil
+        return (sum.value, squares.value)
+    }
+
     /// Per group: moments (when normalising; from `observed` when the convolution's store took them), then
     /// each element through norm, activation and residual add.
-    func epiloguePhase(y: Int, operands: Int, dtype: DType, observed: ObservedMoments?) -> KernelPhase {
+    func epiloguePhase(y: Int, operands: Int, dtype: DType, moments source: MomentsSource) -> KernelPhase {
         let shape = region.type(of: convolution.results[0]).shape
         let isLayerNorm = norm?.op.name == "layer_norm"
         let groups = isLayerNorm ? NormGroups.samples(shape) : NormGroups.planes(shape)
@@ -149,13 +171,24 @@ struct ConvolutionEpilogue {
                     groups.forEach(e, g) { finish($0, nil, nil) }
                     return
                 }
-                var (mean, squares): (IRValue, IRValue)
-                if let (sum, sumOfSquares) = observed?.sums {
-                    // Σ(x − mean)² = Σx² − n·mean², never below 0 for rounding's sake.
-                    mean = sum / Double(groups.count)
-                    squares = e.max(sumOfSquares - mean * mean * Double(groups.count), e.real(0, .f64))
-                } else {
-                    (mean, squares) = groups.moments(e, g, x: y)
+                // From sums: Σ(x − mean)² = Σx² − n·mean², never below 0 for rounding's sake.
+                func fromSums(_ sum: IRValue, _ sumOfSquares: IRValue) -> (IRValue, IRValue) {
+                    let mean = sum / Double(groups.count)
+                    return (mean, e.max(sumOfSquares - mean * mean * Double(groups.count), e.real(0, .f64)))
+                }
+                let (mean, squares): (IRValue, IRValue)
+                switch source {
+                case .pass: (mean, squares) = groups.moments(e, g, x: y)
+                case .observed(let observed): (mean, squares) = fromSums(observed.sums!.0, observed.sums!.1)
+                case .partials(let partials):
+                    // A sample's planes are consecutive: g·channels ..< (g + 1)·channels.
+                    let (sum, sumOfSquares) = (e.variable(e.real(0, .f64)), e.variable(e.real(0, .f64)))
+                    e.loop(channels) { c in
+                        let plane = g * channels + c
+                        sum.value = sum.value + e.load(partials, plane * 2)
+                        sumOfSquares.value = sumOfSquares.value + e.load(partials, plane * 2 + 1)
+                    }
+                    (mean, squares) = fromSums(sum.value, sumOfSquares.value)
                 }
                 if isLayerNorm {
                     // MUNIT's LayerNorm: unbiased std, eps added to it, per-channel gamma and beta.
