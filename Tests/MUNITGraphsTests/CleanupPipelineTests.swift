@@ -82,6 +82,26 @@ import Testing
         #expect(worst.0 < 1e-4, "\(worst.1): relative distance \(worst.0)")
     }
 
+    /// The fusion pipeline on the finished steps: the interpreter (which runs each fused node's region op by
+    /// op) computes the same step bit for bit, and every fusion pass finds work in MUNIT's gen step.
+    @Test(arguments: [MUNITGraphKind.disStep, .genStep])
+    func fusionKeepsTheStep(_ kind: MUNITGraphKind) throws {
+        let config = try Fixtures.tinyConfig()
+        let step = try buildMUNITGraph(kind, config: config)
+        let (fused, records) = try PassManager(pipeline: PassRegistry.fusionPipeline()).run(step)
+        #expect(fused.nodes.count < step.nodes.count / 2, "\(step.nodes.count) → \(fused.nodes.count) nodes")
+        if kind == .genStep {
+            for record in records where record.name != "dce" {
+                #expect(record.nodesAfter < record.nodesBefore, "\(record.name) fused nothing in the gen step")
+            }
+        }
+        let inputs = arguments(step, config)
+        let before = try Interpreter(graph: step).run(inputs), after = try Interpreter(graph: fused).run(inputs)
+        for output in step.outputs {
+            #expect(after[output.name]?.scalars == before[output.name]?.scalars, "\(output.name) changed")
+        }
+    }
+
     /// Node counts on the NVlabs layout of edges2shoes (dim 64, 4 residual blocks, 4-layer discriminators
     /// at 3 scales, 256×256, batch 1) and the built-in config: graph construction only, the interpreter would take minutes.
     @Test func cleanupShrinksLargerConfigurations() throws {
