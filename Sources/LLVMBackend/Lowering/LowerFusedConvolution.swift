@@ -172,11 +172,12 @@ enum FusedConvolution {
     /// One class's BLAS call, given pointers to its combined weights (or their gradient), columns and positions.
     typealias Product = (KernelEmitter, GatheredConvolution.Class, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
 
-    /// One BLAS phase: for each class, each of `products` with its combined-weights buffer, in order.
+    /// One BLAS phase: each of `products` with its combined-weights buffer, in order, over every class
+    /// (one product's calls together: OpenBLAS slows down when calls of different shapes alternate).
     static func productsPhase(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, Product)]) -> KernelPhase {
         KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
-            for cls in g.classes where cls.taps > 0 {
-                for (combined, product) in products {
+            for (combined, product) in products {
+                for cls in g.classes where cls.taps > 0 {
                     product(e, cls, e.pointer(combined, offset: e.index(cls.tapOffset * g.o * g.c)),
                             e.pointer(columns, offset: e.index(cls.columnOffset * g.c * g.n)),
                             e.pointer(positions, offset: e.index(cls.positionOffset * g.o * g.n)))
@@ -305,8 +306,8 @@ enum FusedConvolution {
     }
 
     /// Both gradients of one gathered convolution (a `conv2d_backward` node; buffers gy, w, x, gx, gw): gy
-    /// gathered into positions once for both products; x's columns gathered, then per class the weight
-    /// product reads them and the data product overwrites them with gx's columns, one BLAS phase in all;
+    /// gathered into positions once for both products; x's columns gathered, then the weight products read
+    /// them and the data products overwrite them with gx's columns, one BLAS phase in all;
     /// then the weight taps collected and the columns scattered onto gx.
     static func backward(_ g: GatheredConvolution, dtype: DType) -> KernelPlan {
         let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4)

@@ -328,14 +328,13 @@ struct WinogradConvolution: Equatable {
     }
 
     /// Both gradients (a `conv2d_backward` node; buffers gy, w, x, gx, gw; scratch U, V, dM, dU, H): gy's
-    /// transform shared; per product, dU reads V before dV overwrites it.
+    /// transform shared; dV overwrites V once every dU has read it.
     func backward(dtype: DType) -> KernelPlan {
         let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4), (u, v, dm, du, h) = (5, 6, 7, 8, 9)
         let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
-            for k in 0..<16 {
-                emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm)
-                emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm)
-            }
+            // All weight products before the data products overwrite V.
+            for k in 0..<16 { emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm) }
+            for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm) }
         }
         let s = scratch(dtype)
         return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.rows], phases: [
