@@ -3,9 +3,9 @@ import GraphIR
 /// Pairs a convolution's data gradient with its weight gradient: both read the output gradient gy, so they
 /// become one fused node of kind `conv2d_backward` whose region holds the two (each plain or a
 /// `fuse-conv-input` chain) and whose results are gx then gw. The backend then rearranges gy once for both
-/// products (gathered per output class, or laid on the shifted GEMMs' wide grid), runs both products in one
-/// BLAS phase while gy is in cache, and lets the data gradient's columns reuse the buffer the weight
-/// gradient's columns of x were gathered into.
+/// products (Winograd's tile transform, the gather per output class, or the shifted GEMMs' wide grid), runs
+/// both products in one BLAS phase while gy is in cache, and lets the data gradient's columns reuse the
+/// buffer the weight gradient's columns of x (or Winograd's transformed input) were written to.
 ///
 /// Matched: a data gradient (`conv2d_backward_input`, or a fused node of that kind) and a weight gradient
 /// (`conv2d_backward_weight`, or fused) reading the same gy, whose results have the shapes of the data

@@ -37,7 +37,8 @@ func makeRegion(members: [Int], of graph: Graph, exporting: Set<ValueID>, copyin
     return (region, operands, exported)
 }
 
-/// Nodes a fusion pass groups into one fused node of `kind`: `members` in graph order, the values used
+/// Nodes a fusion pass groups into one fused node of `kind`: `members` in graph order (or any order where
+/// no member reads another's result: the region lists them as given), the values used
 /// outside (`exporting`), and the constants to copy into the region rather than pass in.
 struct Fusion {
     var kind: String

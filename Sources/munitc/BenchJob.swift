@@ -38,8 +38,7 @@ struct BenchJob {
     }
 
     /// Runs each executable of `a` and `b` once (no feedback) from their bound arguments and returns the
-    /// worst difference of any output, relative as |a − b| / (1 + |b|).
-    /// The largest relative difference |a − b| / (1 + |b|) over every output of every graph, and where.
+    /// largest relative difference |a − b| / (1 + |b|) over every output of every graph, and where.
     static func worstDifference(_ a: BenchJob, _ b: BenchJob) throws -> (difference: Double, output: String) {
         var worst = (difference: 0.0, output: "")
         for (x, y) in zip(a.executables, b.executables) {
@@ -57,7 +56,8 @@ struct BenchJob {
     }
 
     /// Fused and unfused kernels sum in different orders; over a whole MUNIT step float32 rounding stays
-    /// below 1e-3 relative (measured ≤ 6.7e-4). Beyond this, one of them computes something else.
+    /// below 1e-3 relative (measured ≤ 6.7e-4). Ten times that leaves room for other configs' larger sums;
+    /// a wrong kernel differs by O(1).
     static let agreementTolerance = 1e-2
 
     /// One warm-up iteration, then `iterations` timed ones with per-kernel profiling.

@@ -24,6 +24,7 @@ final class KernelEmitter {
     /// While set, buffer `i` of the code being emitted is buffer `bufferMap[i]` of this kernel: a fused
     /// kernel runs another op's lowering over its own buffer list (`KernelPhase.remapped`).
     var bufferMap: [Int]? = nil
+    /// The kernel's buffer that buffer `buffer` of the code being emitted is (through `bufferMap`).
     func slot(_ buffer: Int) -> Int { bufferMap?[buffer] ?? buffer }
     /// While set, told of every `store`: the kernel buffer (after `bufferMap`) and the value as stored. A
     /// fused epilogue takes its norm's moments this way while the convolution writes its output.

@@ -34,6 +34,16 @@ struct GatherAxisClass: Equatable {
 }
 
 extension GatherAxis {
+    /// What two axes fold into a convolution's reading of its source, for kernel names: `up2_`, the folded
+    /// pad (`reflectp1_`), the convolution's own zero padding before the source (`cp1x1_`); "" for none.
+    static func inputName(_ rows: GatherAxis, _ cols: GatherAxis) -> String {
+        let up = rows.scale == 1 && cols.scale == 1 ? "" : "up\(KernelName.pair("", [rows.scale, cols.scale]))_"
+        let folded = [rows.padBefore, cols.padBefore, rows.padAfter, cols.padAfter].allSatisfy { $0 == 0 } ? ""
+            : "\(rows.padMode.rawValue)\(KernelName.pad([cols.padBefore, cols.padAfter, rows.padBefore, rows.padAfter]))_"
+        let convPad = rows.convPadBefore == 0 && cols.convPadBefore == 0 ? "" : "cp\(rows.convPadBefore)x\(cols.convPadBefore)_"
+        return up + folded + convPad
+    }
+
     /// The classes of this axis. Without upsampling one class whose groups are the single taps (im2col with
     /// the padding in its indexing). With it, the most common tap groupings first, and each output joins
     /// the first class whose groups it satisfies, so only the borders that reflection or zeros make
@@ -143,11 +153,7 @@ struct GatheredConvolution {
     var multiplyAdds: Int { classes.reduce(0) { $0 + $1.taps * $1.positions } * c }
 
     var name: String {
-        let up = rows.scale == 1 && cols.scale == 1 ? "" : "up\(KernelName.pair("", [rows.scale, cols.scale]))_"
-        let folded = [rows.padBefore, cols.padBefore, rows.padAfter, cols.padAfter].allSatisfy { $0 == 0 } ? ""
-            : "\(rows.padMode.rawValue)\(KernelName.pad([cols.padBefore, cols.padAfter, rows.padBefore, rows.padAfter]))_"
-        let convPad = rows.convPadBefore == 0 && cols.convPadBefore == 0 ? "" : "cp\(rows.convPadBefore)x\(cols.convPadBefore)_"
-        return "\(up)\(folded)\(convPad)\(KernelName.pair("k", [kh, kw]))_\(KernelName.pair("s", [rows.stride, cols.stride]))_"
+        "\(GatherAxis.inputName(rows, cols))\(KernelName.pair("k", [kh, kw]))_\(KernelName.pair("s", [rows.stride, cols.stride]))_"
             + "\(KernelName.shape([n, c, h, w]))_to\(o)"
     }
 }

@@ -241,9 +241,9 @@ extension Lowerings {
     /// the first sample.
     static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let g = ConvGeometry(backwardWeight: input)
+        if let winograd = WinogradConvolution(g) { return winograd.backwardWeight(dtype: input.dtype) }
         // Few output channels still favour the wide grid's GEMMs when it applies (measured: 64→3, 7×7 on
         // 64×64: 1.5 ms against 3.7 ms for the direct dot products); their forward and data gradient stay direct.
-        if let winograd = WinogradConvolution(g) { return winograd.backwardWeight(dtype: input.dtype) }
         if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
         if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
         // One call over the whole batch: the sum over samples must not be split across threads.

@@ -11,6 +11,7 @@ import GraphIR
 /// Otherwise (a direct data gradient beside a wide-grid weight gradient, 1×1 convolutions) the two
 /// kernels' phases run one after the other in this kernel, gy still in cache.
 struct ConvolutionBackward {
+    /// The region's data gradient (gy, w → gx) and weight gradient (x, gy → gw), each plain or fused.
     let data: Node, weight: Node
     let region: Graph
 
@@ -53,6 +54,7 @@ struct ConvolutionBackward {
         return WideGridConvolution.applies(g) ? .wideGrid(g) : .im2col(g)
     }
 
+    /// The kernel: one shared-gy plan where both gradients take the same path, else the two in sequence.
     func plan(_ input: LoweringInput) -> KernelPlan {
         switch path {
         case .winograd(let g): return g.backward(dtype: input.dtype)

@@ -171,7 +171,9 @@ struct ConvolutionEpilogue {
                     groups.forEach(e, g) { finish($0, nil, nil) }
                     return
                 }
-                // From sums: Σ(x − mean)² = Σx² − n·mean², never below 0 for rounding's sake.
+                // From sums: Σ(x − mean)² = Σx² − n·mean², never below 0 for rounding's sake. In f64 over
+                // float32 values this loses digits only when |mean| exceeds the spread by ~10⁶, far beyond
+                // what a convolution's output shows; the two-pass moments would cost a pass over memory.
                 func fromSums(_ sum: IRValue, _ sumOfSquares: IRValue) -> (IRValue, IRValue) {
                     let mean = sum / Double(groups.count)
                     return (mean, e.max(sumOfSquares - mean * mean * Double(groups.count), e.real(0, .f64)))

@@ -18,6 +18,7 @@ enum WideGridConvolution {
         g.stride == [1, 1] && g.pad.allSatisfy { $0 == 0 } && !g.isPointwise && wide(g) >= minimumColumns && g.c >= minimumChannels
     }
     static let minimumColumns = 1024
+    /// Input channels below which each tap's product is too thin (see `applies`).
     static let minimumChannels = 16
 
     static func taps(_ g: ConvGeometry) -> Int { g.kh * g.kw }
@@ -149,6 +150,7 @@ enum WideGridConvolution {
         }
     }
 
+    /// gx = Σ_t wt[t]ᵀ · gy on the wide grid: weights repacked per tap, gy expanded, then the products.
     static func backwardInput(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
         let (gy, weight, gx, wt, wideGy) = (0, 1, 2, 3, 4)
         let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
@@ -159,6 +161,7 @@ enum WideGridConvolution {
                           phases: [repackPhase(g, weight: weight, into: wt), expandPhase(g, gy: gy, into: wideGy, dtype: input.dtype), gemm])
     }
 
+    /// gw per tap = Σ_n gy on the wide grid · (x shifted by the tap)ᵀ, then unpacked to [O, C, kh, kw].
     static func backwardWeight(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
         let (x, gy, gw, wideGy, gwt) = (0, 1, 2, 3, 4)
         let gemm = KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in

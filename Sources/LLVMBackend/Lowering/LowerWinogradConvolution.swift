@@ -14,8 +14,10 @@ import GraphIR
 /// The input is read through per-axis source tables (padded coordinate → source cell, −1 for a zero), so a
 /// pad that `fuse-conv-input` folded (reflect, replicate or zero) and the convolution's own zero padding
 /// cost nothing; windows away from the borders read the image directly.
-struct WinogradConvolution: Equatable {
+struct WinogradConvolution {
     let n, c, o, h, w, oh, ow: Int
+    /// The padding read through, for kernel names (`reflectp1_`, `cp1x1_`).
+    let padding: String
     /// For each padded coordinate z < 2·tiles + 2 of an axis, the source row (column) it reads, −1 for a zero.
     let rowSource: [Int], colSource: [Int]
 
@@ -23,7 +25,7 @@ struct WinogradConvolution: Equatable {
     var tilesW: Int { (ow + 1) / 2 }
     /// Tiles over the batch: the GEMMs' width.
     var tiles: Int { n * tilesH * tilesW }
-    var name: String { "winograd_k3_s1_\(KernelName.shape([n, c, h, w]))_to\(o)" }
+    var name: String { "winograd_\(padding)k3_s1_\(KernelName.shape([n, c, h, w]))_to\(o)" }
 
     /// Channels below which the 16 products are too small to beat one im2col GEMM.
     static let minimumChannels = 32
@@ -34,6 +36,7 @@ struct WinogradConvolution: Equatable {
         guard [rows, cols].allSatisfy({ $0.kernel == 3 && $0.stride == 1 && $0.scale == 1 }),
               c >= Self.minimumChannels, o >= Self.minimumChannels else { return nil }
         (self.n, self.c, self.o, h, w, oh, ow) = (n, c, o, rows.source, cols.source, rows.outputs, cols.outputs)
+        padding = GatherAxis.inputName(rows, cols)
         rowSource = (0..<(2 * ((oh + 1) / 2) + 2)).map { rows.source(output: $0, tap: 0) }
         colSource = (0..<(2 * ((ow + 1) / 2) + 2)).map { cols.source(output: $0, tap: 0) }
     }
@@ -227,7 +230,7 @@ struct WinogradConvolution: Equatable {
     }
 
     /// y = Aᵀ M A (+ bias) of every tile, parallel over N·O planes (so a fused epilogue can follow each plane).
-    func outputPhase(_ m: Int, into y: Int, bias: Int?, dtype: DType) -> KernelPhase {
+    func outputPhase(_ m: Int, into y: Int, bias: Int?) -> KernelPhase {
         KernelPhase(suffix: "", parallelCount: n * o, storesEachPlaneOnce: true) { e in
             e.loop(e.begin, e.end) { plane in
                 let oc = plane % o
@@ -265,6 +268,7 @@ struct WinogradConvolution: Equatable {
         }
     }
 
+    /// The three products of one transformed index k.
     enum Product { case forward, data, weight }
 
     /// One of the 16 products: forward M = U·V, data dV = Uᵀ·dM, weight dU = dM·Vᵀ.
@@ -282,7 +286,9 @@ struct WinogradConvolution: Equatable {
         }
     }
 
-    func scratch(_ dtype: DType) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, rows: TensorType) {
+    /// Scratch shapes: transformed weights (or their gradient) [16, O, C], transformed inputs [16, C, tiles],
+    /// transformed outputs (or gy) [16, O, tiles], and the weight transform's half-way values [4, O, C, 3].
+    func scratch(_ dtype: DType) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, halves: TensorType) {
         (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, [4, o, c, 3]))
     }
 
@@ -295,9 +301,9 @@ struct WinogradConvolution: Equatable {
             for k in 0..<16 { emitProduct(e, .forward, dtype: dtype, k: k, u: u, v: v, m: m) }
         }
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+        return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             weightTransformPhase(weight: 1, into: u, through: h), inputTransformPhase(x: 0, into: v, dtype: dtype), gemm,
-            outputPhase(m, into: y, bias: hasBias ? 2 : nil, dtype: dtype),
+            outputPhase(m, into: y, bias: hasBias ? 2 : nil),
         ])
     }
 
@@ -308,7 +314,7 @@ struct WinogradConvolution: Equatable {
             for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: dv, m: dm) }
         }
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+        return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             weightTransformPhase(weight: 1, into: u, through: h), gyTransformPhase(gy: 0, into: dm, dtype: dtype), gemm,
             inputGradientPhase(dv, into: 2, dtype: dtype),
         ])
@@ -321,7 +327,7 @@ struct WinogradConvolution: Equatable {
             for k in 0..<16 { emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm) }
         }
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.rows], phases: [
+        return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             inputTransformPhase(x: 0, into: v, dtype: dtype), gyTransformPhase(gy: 1, into: dm, dtype: dtype), gemm,
             weightGradientPhase(du, into: 2, through: h, suffix: ""),
         ])
@@ -337,7 +343,7 @@ struct WinogradConvolution: Equatable {
             for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm) }
         }
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.rows], phases: [
+        return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.halves], phases: [
             weightTransformPhase(weight: weight, into: u, through: h), inputTransformPhase(x: x, into: v, dtype: dtype),
             gyTransformPhase(gy: gy, into: dm, dtype: dtype), gemm,
             weightGradientPhase(du, into: gw, through: h, suffix: "_wgrad"), inputGradientPhase(v, into: gx, dtype: dtype),

@@ -40,9 +40,11 @@ struct KernelPhase {
         var phase = self
         let emit = self.emit
         phase.emit = { e in
-            e.bufferMap = map
+            // Composed with any map already in force (an in-place kernel's), and restored after.
+            let outer = e.bufferMap
+            e.bufferMap = map.map { outer?[$0] ?? $0 }
             emit(e)
-            e.bufferMap = nil
+            e.bufferMap = outer
         }
         return phase
     }
