@@ -142,6 +142,27 @@ extension ConvGeometry {
     }
 }
 
+/// How a plain convolution (or its gradient) is computed: one choice per geometry, read by the lowerings
+/// below and by the paired gradients of `conv2d_backward`.
+enum ConvolutionAlgorithm: Equatable {
+    case direct, winograd(WinogradConvolution), wideGrid, im2col
+
+    /// The forward convolution's and its data gradient's algorithm.
+    static func forward(_ g: ConvGeometry) -> ConvolutionAlgorithm {
+        if g.o <= DirectConvolution.maximumChannels { return .direct }
+        if let winograd = WinogradConvolution(g) { return .winograd(winograd) }
+        return WideGridConvolution.applies(g) ? .wideGrid : .im2col
+    }
+
+    /// The weight gradient's: few output channels still favour the wide grid's GEMMs when it applies
+    /// (measured: 64→3, 7×7 on 64×64: 1.5 ms against 3.7 ms for the direct dot products).
+    static func weight(_ g: ConvGeometry) -> ConvolutionAlgorithm {
+        if let winograd = WinogradConvolution(g) { return .winograd(winograd) }
+        if WideGridConvolution.applies(g) { return .wideGrid }
+        return g.o <= DirectConvolution.maximumChannels ? .direct : .im2col
+    }
+}
+
 extension KernelEmitter {
     /// C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, through OpenBLAS (sgemm or dgemm by dtype).
     func gemm(_ dtype: DType, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -196,9 +217,12 @@ extension Lowerings {
         let x = input.operands[0].shape, wShape = input.operands[1].shape
         let g = ConvGeometry(x: x, kernel: [wShape[2], wShape[3]], outputChannels: wShape[0], output: input.result.shape,
                              attributes: input.attributes)
-        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.forward(input, g) }
-        if let winograd = WinogradConvolution(g) { return winograd.forward(dtype: input.dtype, hasBias: input.operands.count == 3) }
-        if WideGridConvolution.applies(g) { return WideGridConvolution.forward(input, g) }
+        switch ConvolutionAlgorithm.forward(g) {
+        case .direct: return DirectConvolution.forward(input, g)
+        case .winograd(let winograd): return winograd.forward(dtype: input.dtype, hasBias: input.operands.count == 3)
+        case .wideGrid: return WideGridConvolution.forward(input, g)
+        case .im2col: break
+        }
         let hasBias = input.operands.count == 3, y = input.operands.count, col = y + 1
         let gemm = KernelPhase(suffix: "", parallelCount: g.n, usesBLAS: true) { e in
             e.loop(e.begin, e.end) { n in
@@ -224,9 +248,12 @@ extension Lowerings {
     /// writes gx directly).
     static let conv2dBackwardInputPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let g = ConvGeometry(backwardInput: input)
-        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardInput(input, g) }
-        if let winograd = WinogradConvolution(g) { return winograd.backwardInput(dtype: input.dtype) }
-        if WideGridConvolution.applies(g) { return WideGridConvolution.backwardInput(input, g) }
+        switch ConvolutionAlgorithm.forward(g) {
+        case .direct: return DirectConvolution.backwardInput(input, g)
+        case .winograd(let winograd): return winograd.backwardInput(dtype: input.dtype)
+        case .wideGrid: return WideGridConvolution.backwardInput(input, g)
+        case .im2col: break
+        }
         let gemm = KernelPhase(suffix: g.isPointwise ? "" : "_gemm", parallelCount: g.n, usesBLAS: true) { e in
             g.emitDataProducts(e, input.dtype, samples: (e.begin, e.end), gy: 0, weight: 1, target: g.isPointwise ? 2 : 3)
         }
@@ -241,11 +268,12 @@ extension Lowerings {
     /// the first sample.
     static let conv2dBackwardWeightPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let g = ConvGeometry(backwardWeight: input)
-        if let winograd = WinogradConvolution(g) { return winograd.backwardWeight(dtype: input.dtype) }
-        // Few output channels still favour the wide grid's GEMMs when it applies (measured: 64→3, 7×7 on
-        // 64×64: 1.5 ms against 3.7 ms for the direct dot products); their forward and data gradient stay direct.
-        if WideGridConvolution.applies(g) { return WideGridConvolution.backwardWeight(input, g) }
-        if g.o <= DirectConvolution.maximumChannels { return DirectConvolution.backwardWeight(input, g) }
+        switch ConvolutionAlgorithm.weight(g) {
+        case .direct: return DirectConvolution.backwardWeight(input, g)
+        case .winograd(let winograd): return winograd.backwardWeight(dtype: input.dtype)
+        case .wideGrid: return WideGridConvolution.backwardWeight(input, g)
+        case .im2col: break
+        }
         // One call over the whole batch: the sum over samples must not be split across threads.
         let gemm = KernelPhase(suffix: "", parallelCount: 1, usesBLAS: true) { e in
             g.emitWeightProducts(e, input.dtype, gy: 1, source: g.isPointwise ? 0 : 3, gw: 2)

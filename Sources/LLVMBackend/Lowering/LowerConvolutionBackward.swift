@@ -48,10 +48,15 @@ struct ConvolutionBackward {
         }
         guard data.region == nil && weight.region == nil else { return .sequence }
         let g = ConvGeometry(backwardInput: dataInput)
-        // The same choices the single-gradient lowerings make (LowerContraction.swift).
-        guard g == ConvGeometry(backwardWeight: weightInput), g.o > DirectConvolution.maximumChannels, !g.isPointwise else { return .sequence }
-        if let winograd = WinogradConvolution(g) { return .winograd(winograd) }
-        return WideGridConvolution.applies(g) ? .wideGrid(g) : .im2col(g)
+        // Shared only where both gradients would take the same algorithm alone.
+        let algorithm = ConvolutionAlgorithm.forward(g)
+        guard g == ConvGeometry(backwardWeight: weightInput), algorithm == ConvolutionAlgorithm.weight(g), !g.isPointwise else { return .sequence }
+        switch algorithm {
+        case .winograd(let winograd): return .winograd(winograd)
+        case .wideGrid: return .wideGrid(g)
+        case .im2col: return .im2col(g)
+        case .direct: return .sequence
+        }
     }
 
     /// The kernel: one shared-gy plan where both gradients take the same path, else the two in sequence.

@@ -52,8 +52,7 @@ struct ConvolutionEpilogue {
 
     /// The convolution as a node of its own, and its lowering (checked in `init`).
     var convolutionInput: LoweringInput {
-        LoweringInput(op: convolution.op, attributes: convolution.attributes, operands: convolution.operands.map { region.type(of: $0) },
-                      results: [region.type(of: convolution.results[0])], region: convolution.region)
+        LoweringInput(convolution, in: region)
     }
     private var lowerConvolution: @Sendable (LoweringInput) -> KernelPlan
 

@@ -40,9 +40,7 @@ struct Prologue {
     private var lowerConsumer: @Sendable (LoweringInput) -> KernelPlan
 
     func plan(_ input: LoweringInput) -> KernelPlan {
-        let consumerInput = LoweringInput(op: consumer.op, attributes: consumer.attributes,
-                                          operands: consumer.operands.map { region.type(of: $0) },
-                                          results: consumer.results.map { region.type(of: $0) })
+        let consumerInput = LoweringInput(consumer, in: region)
         let inner = lowerConsumer(consumerInput)
         let (operands, results) = (input.operands.count, input.results.count)
         // The folded operand's slot is never read (its loads are computed); map it anywhere valid.

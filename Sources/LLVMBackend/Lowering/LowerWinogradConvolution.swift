@@ -14,7 +14,7 @@ import GraphIR
 /// The input is read through per-axis source tables (padded coordinate → source cell, −1 for a zero), so a
 /// pad that `fuse-conv-input` folded (reflect, replicate or zero) and the convolution's own zero padding
 /// cost nothing; windows away from the borders read the image directly.
-struct WinogradConvolution {
+struct WinogradConvolution: Equatable {
     let n, c, o, h, w, oh, ow: Int
     /// The padding read through, for kernel names (`reflectp1_`, `cp1x1_`).
     let padding: String
@@ -171,6 +171,15 @@ struct WinogradConvolution {
         }
     }
 
+    /// Element (k, channel, t) of a transformed buffer [16, channels, tiles].
+    func transformed(_ k: Int, channels: Int, _ channel: IRValue, _ t: IRValue) -> IRValue { (k * channels + channel) * tiles + t }
+
+    /// A window's or tile's cell: its value, or zero where `cell` says it lies outside.
+    static func load(_ e: KernelEmitter, _ buffer: Int, _ cell: (IRValue, IRValue?), zero: IRValue) -> IRValue {
+        let (index, inside) = cell
+        return inside.map { e.select($0, e.load(buffer, index), zero) } ?? e.load(buffer, index)
+    }
+
     /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C.
     func inputTransformPhase(x: Int, into v: Int, dtype: DType) -> KernelPhase {
         KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
@@ -178,12 +187,9 @@ struct WinogradConvolution {
             e.loop(e.begin, e.end) { plane in
                 let ci = plane % c
                 forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
-                    let d = (0..<4).map { i in (0..<4).map { j -> IRValue in
-                        let (index, valid) = cell(i, j)
-                        return valid.map { e.select($0, e.load(x, index), zero) } ?? e.load(x, index)
-                    } }
+                    let d = (0..<4).map { i in (0..<4).map { j in Self.load(e, x, cell(i, j), zero: zero) } }
                     let v4 = Self.sandwich(Self.bT, d)
-                    for k in 0..<16 { e.store(v4[k / 4][k % 4], v, (k * c + ci) * tiles + t) }
+                    for k in 0..<16 { e.store(v4[k / 4][k % 4], v, transformed(k, channels: c, ci, t)) }
                 }
             }
         }
@@ -198,7 +204,7 @@ struct WinogradConvolution {
                 let ci = plane % c
                 e.loop(h * w, { i in e.store(zero, gx, plane * (h * w) + i) })
                 forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
-                    let values = (0..<4).map { a in (0..<4).map { b in e.load(dv, ((a * 4 + b) * c + ci) * tiles + t) } }
+                    let values = (0..<4).map { a in (0..<4).map { b in e.load(dv, transformed(a * 4 + b, channels: c, ci, t)) } }
                     let dd = Self.sandwich(Self.transposed(Self.bT), values)
                     for i in 0..<4 {
                         for j in 0..<4 {
@@ -236,7 +242,7 @@ struct WinogradConvolution {
                 let oc = plane % o
                 let shift = bias.map { e.load($0, oc) }
                 forEachOutputTile(e, plane: plane, sample: plane / o) { t, cell in
-                    let values = (0..<4).map { a in (0..<4).map { b in e.load(m, ((a * 4 + b) * o + oc) * tiles + t) } }
+                    let values = (0..<4).map { a in (0..<4).map { b in e.load(m, transformed(a * 4 + b, channels: o, oc, t)) } }
                     let out = Self.sandwich(Self.aT, values)
                     for i in 0..<2 {
                         for j in 0..<2 {
@@ -257,12 +263,9 @@ struct WinogradConvolution {
             e.loop(e.begin, e.end) { plane in
                 let oc = plane % o
                 forEachOutputTile(e, plane: plane, sample: plane / o) { t, cell in
-                    let dy = (0..<2).map { i in (0..<2).map { j -> IRValue in
-                        let (index, inside) = cell(i, j)
-                        return inside.map { e.select($0, e.load(gy, index), zero) } ?? e.load(gy, index)
-                    } }
+                    let dy = (0..<2).map { i in (0..<2).map { j in Self.load(e, gy, cell(i, j), zero: zero) } }
                     let values = Self.sandwich(Self.transposed(Self.aT), dy)
-                    for k in 0..<16 { e.store(values[k / 4][k % 4], dm, (k * o + oc) * tiles + t) }
+                    for k in 0..<16 { e.store(values[k / 4][k % 4], dm, transformed(k, channels: o, oc, t)) }
                 }
             }
         }

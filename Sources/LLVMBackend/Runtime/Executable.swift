@@ -237,18 +237,13 @@ public final class Executable: @unchecked Sendable {
                 step.function(UnsafeMutableRawPointer(step.table), 0, Int64(step.parallelCount))
             } else {
                 let (count, splits, function) = (step.parallelCount, step.splits, step.function)
-                let table = SendablePointer(raw: UnsafeMutableRawPointer(step.table))
+                let table = UncheckedSendable(UnsafeMutableRawPointer(step.table))
                 DispatchQueue.concurrentPerform(iterations: splits) { part in
                     let lo = count * part / splits, hi = count * (part + 1) / splits
-                    if lo < hi { function(table.raw, Int64(lo), Int64(hi)) }
+                    if lo < hi { function(table.value, Int64(lo), Int64(hi)) }
                 }
             }
             if profiling { lastTimes[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         }
     }
-}
-
-/// A raw pointer handed to worker threads; the kernels' ranges never overlap.
-private struct SendablePointer: @unchecked Sendable {
-    let raw: UnsafeMutableRawPointer
 }

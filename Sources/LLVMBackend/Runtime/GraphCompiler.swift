@@ -106,9 +106,7 @@ final class GraphCompiler {
                 plans.append(nil)
                 nodeSymbols.append(nil)
             case .kernel(let lower):
-                let input = LoweringInput(op: node.op, attributes: node.attributes,
-                                          operands: node.operands.map { graph.type(of: $0) },
-                                          results: node.results.map { graph.type(of: $0) }, region: node.region)
+                let input = LoweringInput(node, in: graph)
                 try Lowerings.checkFused(input)
                 let plan = lower(input)
                 plans.append(plan)
@@ -281,8 +279,8 @@ final class GraphCompiler {
     }
 }
 
-/// A value handed to worker threads that write disjoint parts of it.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
+/// A value handed to worker threads that touch disjoint parts of it (kernel ranges, compile slots).
+struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
