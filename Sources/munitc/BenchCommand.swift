@@ -30,6 +30,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Skip this fusion pass (repeatable; with --compare-unfused, the fused side).", valueName: fusionPassNames))
     var disablePass: [String] = []
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: ArgumentHelp("Generate kernels for this CPU instead of the host (default: $MUNITC_TARGET_CPU, else the host).",
+                               valueName: "host|haswell|x86-64-v3|skylake-avx512|…")) var targetCPU: String?
 
     func validate() throws {
         if iters < 1 { throw ValidationError("--iters must be at least 1") }
@@ -37,13 +39,16 @@ struct Bench: ParsableCommand {
         if file != nil && config != nil { throw ValidationError("give a .graph file or --config, not both") }
         if noFuse && compareUnfused { throw ValidationError("--no-fuse and --compare-unfused exclude each other") }
         try validateFusionPasses(disablePass)
+        try validateTargetCPU(targetCPU)
     }
 
     func run() throws {
         try reportingErrors(file: file ?? config ?? "<built-in config>") {
-            let options = CompileOptions(threads: threads)
+            let options = CompileOptions(threads: threads, targetCPU: targetCPU)
+            let machine = try MachineReport(threads: options.threads, targetCPU: targetCPU)
             let workload = try file.map { try graphWorkload($0) } ?? configWorkload()
-            let main = try workload.job(fuse: !noFuse, disabling: disablePass, options: options)
+            var main = try workload.job(fuse: !noFuse, disabling: disablePass, options: options)
+            main.machine = machine
             guard compareUnfused else {
                 workload.release()
                 let result = try main.measure(iterations: iters)

@@ -9,6 +9,8 @@ struct BenchJob {
     /// (from executable, output, to executable, argument) copies after each executable runs.
     var feedback: [(Int, String, Int, String)]
     var graphSeconds = 0.0
+    /// The machine it ran on, reported with the timings.
+    var machine: MachineReport?
 
     struct KernelTime {
         var symbol: String
@@ -105,6 +107,7 @@ struct BenchJob {
 extension BenchJob.Result {
     func text(top: Int) -> String {
         var lines = ["bench: \(job.title), \(job.threads) thread\(job.threads == 1 ? "" : "s")"]
+        lines += (job.machine?.lines ?? []).map { "  " + $0 }
         for e in job.executables {
             let r = e.report
             let stages = r.stageSeconds.map { String(format: "%@ %.2f", $0.stage, $0.seconds) }.joined(separator: ", ")
@@ -159,6 +162,7 @@ extension BenchJob.Result {
             "arena_bytes": job.executables.reduce(0) { $0 + $1.report.arenaBytes },
             "top_kernels": kernels.prefix(top).map { ["kernel": $0.symbol, "calls": $0.calls, "seconds": $0.seconds] },
         ]
+        object.merge(job.machine?.jsonFields ?? [:]) { current, _ in current }
         if let unfused {
             object["unfused_median_seconds"] = unfused.median
             object["speedup"] = unfused.median / median

@@ -13,13 +13,16 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Threads for generated kernels and OpenBLAS (default: every core).") var threads: Int?
     @Flag(help: "Run the graphs unfused (no fusion passes).") var noFuse = false
     @Option(help: ArgumentHelp("Skip this fusion pass (repeatable).", valueName: fusionPassNames)) var disablePass: [String] = []
+    @Option(help: ArgumentHelp("Generate kernels for this CPU instead of the host (default: $MUNITC_TARGET_CPU, else the host).",
+                               valueName: "host|haswell|x86-64-v3|skylake-avx512|…")) var targetCPU: String?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         try validateFusionPasses(disablePass)
+        try validateTargetCPU(targetCPU)
     }
 
-    var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads) }
+    var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads, targetCPU: targetCPU) }
 
     func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
         let graph = noFuse ? graph : try fused(graph, disabling: disablePass)
@@ -47,5 +50,12 @@ func validateFusionPasses(_ names: [String]) throws {
     let known = PassRegistry.fusionPipeline().map(\.name)
     for name in names where !known.contains(name) {
         throw ValidationError("--disable-pass \(name): no fusion pass of that name (the fusion passes: \(known.joined(separator: ", ")))")
+    }
+}
+
+/// Rejects a `--target-cpu` (or `MUNITC_TARGET_CPU`) that names no CPU munitc knows or one this CPU cannot run.
+func validateTargetCPU(_ name: String?) throws {
+    do { _ = try CompileOptions(targetCPU: name).resolvedTargetCPU() } catch {
+        throw ValidationError(name == nil ? error.message : "--target-cpu \(error.message)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LLVMBackend
 
 @main
 struct Munitc: ParsableCommand {
@@ -9,9 +10,29 @@ struct Munitc: ParsableCommand {
         discussion: "Graphs are text files (.graph); weights and tensors are safetensors files.",
         subcommands: [Train.self, Translate.self, Dump.self, Run.self, Build.self, Bench.self, Gradcheck.self, Export.self, ReplayCommand.self])
 
+    /// munitc's release.
+    static let version = "0.2.0"
+
     static func main() {
         shortenOpenBLASSpinning()
+        if CommandLine.arguments.dropFirst().first == "--version" {
+            printVersion()
+            return
+        }
         main(nil)
+    }
+
+    /// `munitc --version`: the release, LLVM, and what this machine runs (the CPU and vector features as LLVM
+    /// sees them, the BLAS and its kernel class, a measured GEMM rate against the FMA peak).
+    static func printVersion() {
+        print("munitc \(version) (LLVM \(BackendInfo.llvmVersion))")
+        do {
+            let machine = try MachineReport(threads: ProcessInfo.processInfo.activeProcessorCount)
+            for line in machine.lines { print(line) }
+        } catch {
+            FileHandle.standardError.write(Data("munitc: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
     }
 
     /// OpenBLAS's idle workers spin (yielding) for about 2^28 cycles after each GEMM, on the same cores the

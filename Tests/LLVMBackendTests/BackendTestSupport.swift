@@ -13,8 +13,8 @@ struct BackendCase {
 }
 
 enum BackendHarness {
-    /// Builds one graph holding every case (so one compile covers a family), runs it both ways, and
-    /// returns the worst relative error per case (error / (1 + |reference|), the largest over elements).
+    /// Builds one graph holding every case (so one compile covers a family), runs it on the interpreter and
+    /// compiled for each of `targets`, and returns the worst relative error per case over the targets (error / (1 + |reference|), the largest over elements).
     /// Buffers are guarded by default: a kernel reading or writing past a buffer's end faults.
     /// `transform` rewrites the graph before it is compiled (a fusion pass); the interpreter runs the original.
     /// `scaled`: errors relative to 1 + the output's largest magnitude instead of each element's own (for sums
@@ -36,23 +36,30 @@ enum BackendHarness {
         let graph = b.graph
         try graph.verified()
         let expected = try Interpreter(graph: graph).run(arguments)
-        let executable = try Executable(graph: transform(graph), options: CompileOptions(optimizationLevel: optimizationLevel, threads: threads,
-                                                                              guardedBuffers: guarded))
-        let actual = try executable.run(arguments)
+        let compiled = try transform(graph)
         var worst: [String: Double] = [:]
-        for c in cases {
-            let (e, a) = (expected[c.name]!, actual[c.name]!)
-            #expect(e.shape == a.shape, "\(c.name): shape")
-            var largest = 0.0
-            let scale = e.scalars.filter(\.isFinite).map(Swift.abs).max() ?? 0
-            for (x, y) in zip(e.scalars, a.scalars) where !(x.isNaN && y.isNaN) {
-                let error: Double = Swift.abs(x - y) / (1 + (scaled ? scale : Swift.abs(x)))
-                largest = Swift.max(largest, error.isNaN ? .infinity : error)
+        for target in targets {
+            let options = CompileOptions(optimizationLevel: optimizationLevel, threads: threads, guardedBuffers: guarded, targetCPU: target)
+            let actual = try Executable(graph: compiled, options: options).run(arguments)
+            for c in cases {
+                let (e, a) = (expected[c.name]!, actual[c.name]!)
+                #expect(e.shape == a.shape, "\(c.name) on \(target ?? "host"): shape")
+                var largest = worst[c.name] ?? 0
+                let scale = e.scalars.filter(\.isFinite).map(Swift.abs).max() ?? 0
+                for (x, y) in zip(e.scalars, a.scalars) where !(x.isNaN && y.isNaN) {
+                    let error: Double = Swift.abs(x - y) / (1 + (scaled ? scale : Swift.abs(x)))
+                    largest = Swift.max(largest, error.isNaN ? .infinity : error)
+                }
+                worst[c.name] = largest
             }
-            worst[c.name] = largest
         }
         return worst
     }
+
+    /// The code-generation targets every parity case runs on: the host (AVX-512 where present) and an
+    /// AVX2-only CPU, so both vector paths are checked against the interpreter on whatever machine runs the
+    /// tests. On a host below AVX2 only the host runs.
+    static let targets: [String?] = HostCPU.current.isa >= .avx2 ? [nil, "haswell"] : [nil]
 
     /// Expects every case within `tolerance`, naming the ones that are not.
     static func expectParity(_ cases: [BackendCase], tolerance: Double = 2e-5, threads: Int = 2, scaled: Bool = false,

@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import LLVMBackend
 import MUNITGraphs
 import Testing
 @testable import Training
@@ -17,12 +18,13 @@ import Testing
         return (try MUNITConfig.load(contentsOf: config), try SafetensorsFile.read(contentsOf: recording).tensors)
     }
 
-    func replay(_ config: MUNITConfig, batch: Int, backend: BackendKind = .interp) throws -> Training.Replay {
+    func replay(_ config: MUNITConfig, batch: Int, backend: BackendKind = .interp,
+                compile: CompileOptions = CompileOptions()) throws -> Training.Replay {
         let options = MUNITGraphOptions(batchSize: batch, height: config.cropImageHeight, width: config.cropImageWidth)
         return Training.Replay(disStep: try buildMUNITGraph(.disStep, config: config, options: options),
                                genStep: try buildMUNITGraph(.genStep, config: config, options: options),
                                learningRate: { config.learningRate(iteration: $0) },
-                               makeRunner: { try backend.makeRunner($0) })
+                               makeRunner: { try backend.makeRunner($0, options: compile) })
     }
 
     @Test func replayOnCompiledKernelsHoldsEveryParityRule() throws {
@@ -30,6 +32,14 @@ import Testing
         let result = try replay(config, batch: recording["iter1.x_a"]!.shape[0], backend: .llvm).run(reference: recording)
         #expect(result.passed, "\(result.summary())")
         #expect(result.checks.filter { $0.kind == .gradient }.count == recording.keys.filter { $0.contains(".grad.") }.count)
+    }
+
+    /// The AVX2 code path (what an AVX2-only machine runs), whatever vector class the host has.
+    @Test func replayOnAVX2KernelsHoldsEveryParityRule() throws {
+        guard HostCPU.current.isa >= .avx2, let (config, recording) = try loadTiny() else { return }
+        let result = try replay(config, batch: recording["iter1.x_a"]!.shape[0], backend: .llvm,
+                                compile: CompileOptions(targetCPU: "haswell")).run(reference: recording)
+        #expect(result.passed, "\(result.summary())")
     }
 
     @Test func replayOfTheTinyRecordingHoldsEveryParityRule() throws {

@@ -49,6 +49,7 @@ public final class Executable: @unchecked Sendable {
     /// Compiles `graph`. Arguments with the name and type of an argument of one of `sharing` use that
     /// buffer instead of their own: the steps of a training iteration then hold one copy of every parameter.
     public init(graph: Graph, options: CompileOptions = CompileOptions(), sharingArgumentsWith sharing: [Executable] = []) throws(BackendError) {
+        BLASRuntime.ensureCPUKernels()
         self.sharing = sharing
         self.graph = graph
         self.options = options

@@ -14,11 +14,21 @@ public struct CompileOptions: Sendable {
     /// Every buffer in its own mapping between inaccessible guard pages, no reuse: a kernel that reads or
     /// writes past a buffer's end faults at once. For tests; slower and larger.
     public var guardedBuffers = false
+    /// The CPU kernels are generated for (`TargetCPU.named`), or nil for what `MUNITC_TARGET_CPU` says,
+    /// which defaults to the host.
+    public var targetCPU: String?
 
-    public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false) {
+    public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil) {
         self.optimizationLevel = optimizationLevel
         self.guardedBuffers = guardedBuffers
+        self.targetCPU = targetCPU
         if let threads { self.threads = max(1, threads) }
+    }
+
+    /// The code-generation CPU these options select.
+    public func resolvedTargetCPU() throws(BackendError) -> TargetCPU {
+        guard let targetCPU, !targetCPU.isEmpty else { return try TargetCPU.fromEnvironment() }
+        return try TargetCPU.named(targetCPU)
     }
 }
 
@@ -75,10 +85,11 @@ final class GraphCompiler {
     init(graph: Graph, options: CompileOptions, partitions: Int = 1) throws(BackendError) {
         self.graph = graph
         self.options = options
-        let target = try HostTarget(optimizationLevel: options.optimizationLevel)
+        let target = try HostTarget(optimizationLevel: options.optimizationLevel, cpu: options.resolvedTargetCPU())
         self.target = target
         modules = (0..<max(1, partitions)).map { part in
-            IRModule(name: part == 0 ? graph.name : "\(graph.name).\(part)", cpuName: target.cpuName, cpuFeatures: target.cpuFeatures)
+            IRModule(name: part == 0 ? graph.name : "\(graph.name).\(part)", cpuName: target.cpuName, cpuFeatures: target.cpuFeatures,
+                     preferredVectorBits: target.cpu.preferredVectorBits)
         }
         let started = Date()
         try lower()
@@ -232,7 +243,7 @@ final class GraphCompiler {
         guard modules.count > 1 else { return [try compile()] }
         let started = Date()
         var targets = [target]
-        for _ in 1..<modules.count { targets.append(try HostTarget(optimizationLevel: options.optimizationLevel)) }
+        for _ in 1..<modules.count { targets.append(try HostTarget(optimizationLevel: options.optimizationLevel, cpu: target.cpu)) }
         let results = UnsafeMutableBufferPointer<Result<Data, BackendError>?>.allocate(capacity: modules.count)
         results.initialize(repeating: nil)
         defer { results.deallocate() }

@@ -6,11 +6,12 @@ public enum EmitKind: String, CaseIterable, Sendable {
     case graph, llvm, asm, obj
 }
 
-/// The host CPU as LLVM sees it (name and features, so AVX2/FMA here and AVX-512 where present), and a
-/// target machine for it at an optimisation level: runs the new pass manager's pipeline and writes
-/// assembly or relocatable objects.
+/// A target machine for the code-generation CPU (the host as LLVM sees it, so AVX2/FMA or AVX-512 as
+/// present, or a `TargetCPU` of a class the host can run) at an optimisation level: runs the new pass
+/// manager's pipeline and writes assembly or relocatable objects.
 final class HostTarget {
     let triple: String, cpuName: String, cpuFeatures: String
+    let cpu: TargetCPU
     let optimizationLevel: Int
     let machine: LLVMTargetMachineRef
 
@@ -18,11 +19,12 @@ final class HostTarget {
         LLVMInitializeNativeTarget() == 0 && LLVMInitializeNativeAsmPrinter() == 0 && LLVMInitializeNativeAsmParser() == 0
     }()
 
-    init(optimizationLevel: Int) throws(BackendError) {
+    init(optimizationLevel: Int, cpu: TargetCPU) throws(BackendError) {
         guard HostTarget.initialized else { throw BackendError("LLVM has no native target for this machine") }
         triple = HostTarget.take(LLVMGetDefaultTargetTriple())
-        cpuName = HostTarget.take(LLVMGetHostCPUName())
-        cpuFeatures = HostTarget.take(LLVMGetHostCPUFeatures())
+        self.cpu = cpu
+        cpuName = cpu.name
+        cpuFeatures = cpu.featureString
         self.optimizationLevel = optimizationLevel
         var target: LLVMTargetRef?
         var message: UnsafeMutablePointer<CChar>?
