@@ -65,13 +65,15 @@ let package = Package(
             ],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]
         ),
-        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
-        .testTarget(name: "PassesTests", dependencies: ["Passes"]),
+        // What the test targets share: finding the optional `shared/` folder beside the repository.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "TestSupport"]),
+        .testTarget(name: "PassesTests", dependencies: ["Passes", "TestSupport"]),
         .testTarget(name: "LLVMBackendTests", dependencies: ["LLVMBackend", "GraphIR", "Passes", "MUNITGraphs"],
                     swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]),
-        .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageIO"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
-        .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR", "ImageIO"]),
+        .testTarget(name: "MUNITGraphsTests", dependencies: ["MUNITGraphs", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ImageIO", "TestSupport"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+        .testTarget(name: "munitcTests", dependencies: ["munitc", "GraphIR", "ImageIO", "TestSupport"]),
     ]
 )

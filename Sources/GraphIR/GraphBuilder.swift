@@ -54,9 +54,6 @@ public final class GraphBuilder {
         let summed = axes.isEmpty ? value : try reduceSum(value, axes: axes, keepdims: true)
         return self.shape(of: summed) == shape ? summed : try reshape(summed, to: shape)
     }
-
-    /// Replaces the outputs wholesale (passes that rewrite outputs use this).
-    public func setOutputs(_ outputs: [Output]) { graph.outputs = outputs }
 }
 
 // Convenience methods for the elementwise group.

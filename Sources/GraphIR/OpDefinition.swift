@@ -129,7 +129,7 @@ public typealias VJPRule = @Sendable (VJPContext) throws -> [ValueID?]
 
 /// The single definition of an op (MLIR's ODS, Glow's ClassGen): the printer, parser, verifier, shape
 /// inference, interpreter, cost model and autodiff all read this.
-public final class OpDefinition: Hashable, @unchecked Sendable, CustomStringConvertible {
+public final class OpDefinition: Hashable, Sendable, CustomStringConvertible {
     public typealias ShapeRule = @Sendable ([TensorType], Attributes) throws(OpError) -> [TensorType]
     public typealias Kernel = @Sendable ([Tensor], Attributes, [TensorType]) -> [Tensor]
     public typealias CostRule = @Sendable ([TensorType], [TensorType], Attributes) -> Cost
@@ -145,7 +145,7 @@ public final class OpDefinition: Hashable, @unchecked Sendable, CustomStringConv
     public let kernel: Kernel
     public let cost: CostRule
     /// The vector-Jacobian product, or nil for ops that are not differentiable (and need not be).
-    public private(set) var vjp: VJPRule?
+    public let vjp: VJPRule?
 
     public init(
         name: String, summary: String, operands: OperandSpec, attributes: [AttributeSpec] = [],
@@ -162,9 +162,6 @@ public final class OpDefinition: Hashable, @unchecked Sendable, CustomStringConv
         self.cost = cost ?? OpDefinition.elementwiseCost(flopsPerElement: 1)
         self.vjp = vjp
     }
-
-    /// Installs the VJP rule; done once, while the op table is assembled.
-    public func setVJP(_ rule: @escaping VJPRule) { vjp = rule }
 
     public static func == (a: OpDefinition, b: OpDefinition) -> Bool { a === b }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }

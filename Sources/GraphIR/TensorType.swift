@@ -49,7 +49,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Row-major strides of the shape.
-    public var strides: [Int] {
+    public var strides: [Int] { Strides.rowMajor(shape) }
+}
+
+/// Element strides of shapes, one definition for the interpreter and the backend's lowerings.
+public enum Strides {
+    /// Row-major strides of `shape`.
+    public static func rowMajor(_ shape: [Int]) -> [Int] {
         var result = [Int](repeating: 1, count: shape.count)
         var s = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -57,5 +63,18 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
             s *= shape[i]
         }
         return result
+    }
+
+    /// Strides that read a tensor of `shape` as if broadcast (NumPy rules) to `target`: 0 on stretched axes.
+    @inline(__always)
+    public static func broadcast(_ shape: [Int], to target: [Int]) -> [Int] {
+        let offset = target.count - shape.count
+        var strides = [Int](repeating: 0, count: target.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i + offset] = shape[i] == 1 ? 0 : s
+            s *= shape[i]
+        }
+        return strides
     }
 }

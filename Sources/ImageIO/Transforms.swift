@@ -99,18 +99,26 @@ extension RGBImage {
     }
 
     /// NVlabs' training transform: flip with probability 0.5 (if `flip`), resize the shorter side to
-    /// `newSize`, random crop to `cropWidth × cropHeight`.
+    /// `newSize` (nil: no resize, as NVlabs without `new_size`), random crop to `cropWidth × cropHeight`.
+    /// The resized image must cover the crop (see `resizedSize`).
     public func trainingTransform<G: RandomNumberGenerator>(
-        newSize: Int, cropWidth: Int, cropHeight: Int, flip: Bool = true, using rng: inout G
+        newSize: Int?, cropWidth: Int, cropHeight: Int, flip: Bool = true, using rng: inout G
     ) -> RGBImage {
         var image = self
         if flip, Double.random(in: 0..<1, using: &rng) < 0.5 { image = image.flippedHorizontally() }
-        return image.resized(shorterSide: newSize).randomCropped(width: cropWidth, height: cropHeight, using: &rng)
+        if let newSize { image = image.resized(shorterSide: newSize) }
+        return image.randomCropped(width: cropWidth, height: cropHeight, using: &rng)
     }
 
-    /// NVlabs' test transform: resize the shorter side to `newSize`, center crop.
-    public func testTransform(newSize: Int, cropWidth: Int, cropHeight: Int) -> RGBImage {
-        resized(shorterSide: newSize).centerCropped(width: cropWidth, height: cropHeight)
+    /// NVlabs' test transform: resize the shorter side to `newSize` (nil: no resize), center crop. The
+    /// resized image must cover the crop (see `resizedSize`).
+    public func testTransform(newSize: Int?, cropWidth: Int, cropHeight: Int) -> RGBImage {
+        (newSize.map { resized(shorterSide: $0) } ?? self).centerCropped(width: cropWidth, height: cropHeight)
+    }
+
+    /// The size the transforms crop from: this image's with the shorter side resized to `newSize` (nil: as is).
+    public func resizedSize(newSize: Int?) -> (width: Int, height: Int) {
+        newSize.map { RGBImage.shorterSideSize(width: width, height: height, to: $0) } ?? (width, height)
     }
 }
 

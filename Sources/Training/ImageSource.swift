@@ -88,8 +88,8 @@ public struct DataSource: Sendable {
     }
 }
 
-/// NVlabs' transforms: resize the shorter side to the domain's new size (if set), crop, and for training
-/// flip; then [−1, 1] tensors, grayscale by torchvision's weights for 1-channel domains.
+/// Decodes an image and applies NVlabs' transforms (ImageIO's `trainingTransform`, `testTransform`): resize
+/// the shorter side to the domain's new size (if set), crop, and for training flip first.
 struct ImagePipeline: Sendable {
     var cropWidth: Int
     var cropHeight: Int
@@ -98,16 +98,15 @@ struct ImagePipeline: Sendable {
         let newSize = list.newSize
         let image: RGBImage
         do { image = try RGBImage.decode(contentsOf: file) } catch { throw TrainingError("\(error)") }
-        var transformed = image
-        if train, Double.random(in: 0..<1, using: &rng) < 0.5 { transformed = transformed.flippedHorizontally() }
-        if let newSize { transformed = transformed.resized(shorterSide: newSize) }
-        guard transformed.width >= cropWidth, transformed.height >= cropHeight else {
+        // The transforms' crops require the resized image to cover the crop; say which file does not.
+        let resized = image.resizedSize(newSize: newSize)
+        guard resized.width >= cropWidth, resized.height >= cropHeight else {
             throw TrainingError("\(file.path): the image is \(image.width)×\(image.height), "
-                + "\(newSize.map { "\(transformed.width)×\(transformed.height) after resizing its shorter side to new_size \($0), " } ?? "")"
+                + "\(newSize.map { "\(resized.width)×\(resized.height) after resizing its shorter side to new_size \($0), " } ?? "")"
                 + "smaller than the crop \(cropWidth)×\(cropHeight) (crop_image_width × crop_image_height)")
         }
-        return train ? transformed.randomCropped(width: cropWidth, height: cropHeight, using: &rng)
-                     : transformed.centerCropped(width: cropWidth, height: cropHeight)
+        return train ? image.trainingTransform(newSize: newSize, cropWidth: cropWidth, cropHeight: cropHeight, using: &rng)
+                     : image.testTransform(newSize: newSize, cropWidth: cropWidth, cropHeight: cropHeight)
     }
 }
 

@@ -1,7 +1,7 @@
 import GraphIR
 import Passes
 
-/// Something that runs a step graph: the interpreter now, compiled kernels once the backend lands.
+/// Something that runs a step graph: the interpreter (`InterpreterRunner`) or the LLVM backend's `Executable`.
 public protocol StepRunner {
     func run(_ inputs: [String: Tensor]) throws -> [String: Tensor]
 }

@@ -111,9 +111,8 @@ struct Build: ParsableCommand {
             lines.append(String(format: "  %@: %d -> %d nodes, %.1f ms", r.name, r.nodesBefore, r.nodesAfter, r.seconds * 1000)
                 + (stats.isEmpty ? "" : " (\(stats))"))
         }
-        let cost = result.nodes.reduce(Cost(flops: 0, bytes: 0)) { total, node in
-            total + node.op.cost(node.operands.map { result.type(of: $0) }, node.results.map { result.type(of: $0) }, node.attributes)
-        }
+        // Graph.cost(of:) and not the op's rule: a fused node's op costs nothing, its region holds the work.
+        let cost = result.nodes.reduce(Cost(flops: 0, bytes: 0)) { $0 + result.cost(of: $1) }
         lines.append(String(format: "  result: %d nodes, %d outputs, %.3f GFLOP, %.1f MB moved per run",
                             result.nodes.count, result.outputs.count, Double(cost.flops) / 1e9, Double(cost.bytes) / 1e6))
         return lines.joined(separator: "\n") + "\n"

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GraphIR
+import TestSupport
 
 @Suite struct ActivationOpsTests {
     typealias H = OpHarness
@@ -218,14 +219,6 @@ import Testing
 
 /// The PyTorch float64 cases of `shared/reference/ops.safetensors` for the activations and the composed losses.
 @Suite struct ActivationReferenceTests {
-    /// `<repo>/../shared/reference/ops.safetensors`, or nil when the shared folder is not there.
-    static let referenceFile: URL? = {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/reference/ops.safetensors")
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }()
-
     /// Builds the graph of one case from its op name and attributes (as the file's metadata spells them).
     func build(_ g: GraphBuilder, op: String, attrs: [String: Any], _ v: [ValueID]) throws -> ValueID {
         let target = (attrs["target"] as? NSNumber)?.doubleValue
@@ -247,7 +240,7 @@ import Testing
         "relu", "leaky_relu_0.2", "prelu", "selu", "tanh", "sigmoid", "l1_mean", "lsgan_real", "nsgan_real", "nsgan_fake",
     ])
     func matchesPyTorchFloat64(caseName: String) throws {
-        guard let url = Self.referenceFile else { return }  // The shared reference folder is optional.
+        guard let url = SharedFolder.opsReference else { return }  // The shared reference folder is optional.
         let file = try SafetensorsFile.read(contentsOf: url)
         let casesJSON = try #require(file.metadata["cases"])
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(casesJSON.utf8)) as? [String: Any])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GraphIR
+import TestSupport
 
 @Suite struct SafetensorsTests {
     func sample() -> SafetensorsFile {
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func readsTheTinyMUNITReference() throws {
-        guard let url = SharedFixtures.tinyReference else { return }  // shared/ absent: nothing to check
+        guard let url = SharedFolder.tinyReference else { return }  // shared/ absent: nothing to check
         let file = try SafetensorsFile.read(contentsOf: url)
         let weight = try #require(file.tensors["param.gen_a.enc_content.model.0.conv.weight"])
         #expect(weight.shape == [8, 3, 7, 7])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GraphIR
+import TestSupport
 
 /// Convolution, matrix product, linear, padding, upsampling and pooling: hand-worked cases, comparisons with
 /// naive computations written from the definitions, and shape-rule rejections.
@@ -312,11 +313,6 @@ import Testing
 /// The PyTorch float64 single-op cases of `shared/reference/ops.safetensors` for the convolution, spatial and
 /// normalisation ops, run through the interpreter in float64.
 @Suite struct PyTorchSpatialReferenceTests {
-    /// `<repo>/../shared/reference/ops.safetensors`, found from this file's path.
-    static let referenceURL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/reference/ops.safetensors")
-
     /// The cases this suite must find and check.
     static let requiredCases: Set<String> = [
         "conv2d_k3_s1_zeropad1", "conv2d_k3_s2_zeropad1", "conv2d_k4_s2_zeropad1", "conv2d_k7_s1_zeropad3",
@@ -367,10 +363,10 @@ import Testing
     }
 
     @Test func matchesPyTorchFloat64() throws {
-        guard FileManager.default.fileExists(atPath: Self.referenceURL.path) else {
+        guard let url = SharedFolder.opsReference else {
             return  // The shared reference folder is not beside this checkout: nothing to compare against.
         }
-        let file = try SafetensorsFile.read(contentsOf: Self.referenceURL)
+        let file = try SafetensorsFile.read(contentsOf: url)
         let json = try #require(file.metadata["cases"]?.data(using: .utf8), "no 'cases' metadata")
         let cases = try #require(try JSONSerialization.jsonObject(with: json) as? [String: [String: Any]])
         var checked: Set<String> = []

@@ -2,6 +2,7 @@ import Foundation
 import GraphIR
 import Testing
 @testable import ImageIO
+import TestSupport
 
 private func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("imageio-\(UUID().uuidString)")
@@ -106,11 +107,11 @@ private func writeRaw(_ image: inout png_image, _ bytes: [UInt8]) throws -> Data
 }
 
 @Suite struct JPEGTests {
-    static let shared = URL(fileURLWithPath: "/work/shared/data/demo_edges2handbags/trainA")
-
+    /// The demo photos of the shared folder; none (and the tests that use them disabled) when it is absent.
     static var sharedFiles: [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: shared.path)) ?? []
-        return names.filter { $0.hasSuffix(".jpg") }.sorted().map { shared.appendingPathComponent($0) }
+        guard let folder = SharedFolder.file("data/demo_edges2handbags/trainA") else { return [] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".jpg") }.sorted().map { folder.appendingPathComponent($0) }
     }
 
     @Test(.enabled(if: !JPEGTests.sharedFiles.isEmpty)) func decodesSharedPhotos() throws {

@@ -1,30 +1,20 @@
 import Foundation
 import GraphIR
 @testable import MUNITGraphs
+import TestSupport
 
-/// Files from the `shared/` folder beside the repository; tests that use them skip when it is absent.
+/// The tiny config and its recording (from the shared folder when present); tests that need the recording
+/// skip when it is absent.
 enum Fixtures {
-    static let sharedFolder: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared")
-
-    static func file(_ relativePath: String) -> URL? {
-        let url = sharedFolder.appendingPathComponent(relativePath)
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }
-
-    static var tinyConfigURL: URL? { file("reference/tiny/config.yaml") }
-    static var tinyReferenceURL: URL? { file("reference/tiny/reference.safetensors") }
-
     /// The tiny reference recording, read once (nil when absent).
     static let tinyReference: [String: Tensor]? = {
-        guard let url = tinyReferenceURL else { return nil }
+        guard let url = SharedFolder.tinyReference else { return nil }
         return try? SafetensorsFile.read(contentsOf: url).tensors
     }()
 
     /// The tiny config, from the shared file when present, else an identical inline copy.
     static func tinyConfig() throws -> MUNITConfig {
-        if let url = tinyConfigURL { return try MUNITConfig.load(contentsOf: url) }
+        if let url = SharedFolder.tinyConfig { return try MUNITConfig.load(contentsOf: url) }
         return try MUNITConfig.parse(yaml: tinyYAML, file: "tiny.yaml")
     }
 

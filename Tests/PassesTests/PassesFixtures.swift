@@ -2,22 +2,7 @@ import Foundation
 import Testing
 @testable import GraphIR
 @testable import Passes
-
-/// Files from the `shared/` folder beside the repository; tests that use them skip when it is absent.
-enum SharedFixtures {
-    /// `<repo>/../shared`, found from this file's path so it works from any working directory.
-    static let sharedFolder: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared")
-
-    static func file(_ relativePath: String) -> URL? {
-        let url = sharedFolder.appendingPathComponent(relativePath)
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }
-
-    /// PyTorch float64 single-op cases: inputs, outputs, upstream gradients and input gradients.
-    static var opsReference: URL? { file("reference/ops.safetensors") }
-}
+import TestSupport
 
 /// The single-op cases of `ops.safetensors`: each case's op, attributes and inputs, and PyTorch's gradients
 /// of ⟨out, gout⟩ with respect to every input.
@@ -35,7 +20,7 @@ struct OpReferenceCases {
 
     /// Reads the file, or returns nil when the shared folder is not beside this checkout.
     static func load() throws -> OpReferenceCases? {
-        guard let url = SharedFixtures.opsReference else { return nil }
+        guard let url = SharedFolder.opsReference else { return nil }
         let file = try SafetensorsFile.read(contentsOf: url)
         let json = try #require(file.metadata["cases"]?.data(using: .utf8), "no 'cases' metadata in \(url.path)")
         let specs = try #require(try JSONSerialization.jsonObject(with: json) as? [String: [String: Any]])

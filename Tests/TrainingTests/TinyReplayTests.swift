@@ -4,17 +4,13 @@ import LLVMBackend
 import MUNITGraphs
 import Testing
 @testable import Training
+import TestSupport
 
 /// Replays NVlabs/MUNIT's own recorded iterations (shared/reference/tiny) on the interpreter: the definition
 /// of "correct". Skips when the shared folder is absent.
 @Suite(.serialized) struct TinyReplayTests {
-    static let tinyFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference/tiny")
-
     func loadTiny() throws -> (MUNITConfig, [String: Tensor])? {
-        let config = Self.tinyFolder.appendingPathComponent("config.yaml")
-        let recording = Self.tinyFolder.appendingPathComponent("reference.safetensors")
-        guard FileManager.default.fileExists(atPath: recording.path) else { return nil }
+        guard let config = SharedFolder.tinyConfig, let recording = SharedFolder.tinyReference else { return nil }
         return (try MUNITConfig.load(contentsOf: config), try SafetensorsFile.read(contentsOf: recording).tensors)
     }
 

@@ -61,4 +61,25 @@ import Testing
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("unknown pass"))
     }
+
+    /// The report's cost is Σ `Graph.cost(of:)` over the built step, fused or not: a fused node counts its
+    /// region's flops and its own operands' and results' bytes (its op's own rule says zero). Fusion keeps
+    /// intermediates in registers, so fewer bytes move; the flops are the same work.
+    @Test func buildReportCountsTheCostOfFusedNodes() throws {
+        func build(_ extra: [String]) throws -> (line: String, expected: String, cost: Cost, fusedNodes: Int) {
+            let result = try CLI.run(["build", "Examples/conv_in_relu.graph", "--train", "adam"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            let step = try parseGraph(result.stdout)
+            let cost = step.nodes.reduce(Cost(flops: 0, bytes: 0)) { $0 + step.cost(of: $1) }
+            let expected = String(format: "%.3f GFLOP, %.1f MB moved per run", Double(cost.flops) / 1e9, Double(cost.bytes) / 1e6)
+            let line = result.stderr.split(separator: "\n").first { $0.hasPrefix("  result: ") }.map(String.init) ?? ""
+            return (line, expected, cost, step.nodes.filter { $0.region != nil }.count)
+        }
+        let fused = try build([]), unfused = try build(["--no-fuse"])
+        #expect(fused.fusedNodes > 0 && unfused.fusedNodes == 0)
+        #expect(fused.line.hasSuffix(fused.expected), "\(fused.line) vs \(fused.expected)")
+        #expect(unfused.line.hasSuffix(unfused.expected), "\(unfused.line) vs \(unfused.expected)")
+        #expect(fused.cost.flops == unfused.cost.flops)
+        #expect(fused.cost.bytes > 0 && fused.cost.bytes < unfused.cost.bytes)
+    }
 }

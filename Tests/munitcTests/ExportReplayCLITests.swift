@@ -1,6 +1,7 @@
 import Foundation
 import GraphIR
 import Testing
+import TestSupport
 
 @Suite(.serialized) struct ExportReplayCLITests {
     static let tinyConfigText = """
@@ -59,13 +60,11 @@ import Testing
     }
 
     @Test func replayOfTheTinyRecordingPassesAndWritesTheRecordingsNames() throws {
-        let shared = CLI.repository.deletingLastPathComponent().appendingPathComponent("shared/reference/tiny")
-        guard FileManager.default.fileExists(atPath: shared.appendingPathComponent("reference.safetensors").path) else { return }
+        guard let config = SharedFolder.tinyConfig, let reference = SharedFolder.tinyReference else { return }
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("replay.safetensors")
-        let arguments = ["replay", "--config", shared.appendingPathComponent("config.yaml").path,
-                         "--reference", shared.appendingPathComponent("reference.safetensors").path, "-o", out.path]
+        let arguments = ["replay", "--config", config.path, "--reference", reference.path, "-o", out.path]
         let badThreads = try CLI.run(arguments + ["--threads", "0"])
         #expect(badThreads.status != 0)
         #expect(badThreads.stderr.contains("--threads"))

@@ -2,6 +2,7 @@ import Foundation
 import GraphIR
 import ImageIO
 import Testing
+import TestSupport
 
 /// `munitc train` and `munitc translate` as a user runs them, on compiled kernels.
 @Suite(.serialized) struct TrainTranslateCLITests {
@@ -106,8 +107,8 @@ import Testing
 
     /// NVlabs' list-file configs on the real demo photos, when the shared folder is present.
     @Test func trainsOnTheDemoPhotosThroughListFiles() throws {
-        let demo = CLI.repository.deletingLastPathComponent().appendingPathComponent("shared/data/demo_edges2handbags")
-        guard FileManager.default.fileExists(atPath: demo.appendingPathComponent("list_trainA.txt").path) else { return }
+        guard let demo = SharedFolder.demoPhotos,
+              FileManager.default.fileExists(atPath: demo.appendingPathComponent("list_trainA.txt").path) else { return }
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         var lists = ""

@@ -64,9 +64,10 @@ extension Ops {
             })
     }()
 
-    /// The constants of SELU (Klambauer et al. 2017) as PyTorch spells them.
-    static let seluAlpha = 1.6732632423543772848170429916717
-    static let seluScale = 1.0507009873554804934193349852946
+    /// The constants of SELU (Klambauer et al. 2017) as PyTorch spells them; the backend's lowering reads
+    /// them from here.
+    public static let seluAlpha = 1.6732632423543772848170429916717
+    public static let seluScale = 1.0507009873554804934193349852946
 
     /// scale · (x if x > 0 else alpha · (eˣ − 1)); expm1 keeps small negative inputs accurate.
     public static let selu = unary(

@@ -83,23 +83,10 @@ public enum ShapeRules {
 }
 
 extension Tensor {
-    /// Index of the element at `index` of `shape` when this tensor is broadcast to `shape`.
-    @inline(__always)
-    static func broadcastStrides(from shape: [Int], to target: [Int]) -> [Int] {
-        let offset = target.count - shape.count
-        var strides = [Int](repeating: 0, count: target.count)
-        var s = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) {
-            strides[i + offset] = shape[i] == 1 ? 0 : s
-            s *= shape[i]
-        }
-        return strides
-    }
-
     /// This tensor's scalars broadcast (NumPy rules) to `target`.
     public func broadcastScalars(to target: [Int]) -> [Double] {
         if shape == target { return scalars }
-        let strides = Tensor.broadcastStrides(from: shape, to: target)
+        let strides = Strides.broadcast(shape, to: target)
         let count = target.reduce(1, *)
         var result = [Double](repeating: 0, count: count)
         var index = [Int](repeating: 0, count: target.count)

@@ -27,7 +27,7 @@ extension Ops {
                 let kept = reducedShape(x.shape, axes, keepdims: true)
                 // Each input element adds into the output slot it maps to with the reduced axes pinned to 0,
                 // which is exactly broadcasting the kept shape back onto the input shape, read in reverse.
-                let strides = Tensor.broadcastStrides(from: kept, to: x.shape)
+                let strides = Strides.broadcast(kept, to: x.shape)
                 var sums = [Double](repeating: 0, count: kept.reduce(1, *))
                 forEachOffset(shape: x.shape, strides: strides) { i, target in sums[target] += x.scalars[i] }
                 let count = axes.reduce(1) { $0 * x.shape[$1] }

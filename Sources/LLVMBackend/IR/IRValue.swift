@@ -65,7 +65,6 @@ extension IRValue {
                                       : LLVMBuildICmp(e.builder, predicate.0, ref, other.ref, ""))
     }
     func lessThan(_ o: IRValue) -> IRValue { compare((LLVMIntSLT, LLVMRealOLT), o) }
-    func lessEqual(_ o: IRValue) -> IRValue { compare((LLVMIntSLE, LLVMRealOLE), o) }
     func greaterThan(_ o: IRValue) -> IRValue { compare((LLVMIntSGT, LLVMRealOGT), o) }
     func greaterEqual(_ o: IRValue) -> IRValue { compare((LLVMIntSGE, LLVMRealOGE), o) }
     func equal(_ o: IRValue) -> IRValue { compare((LLVMIntEQ, LLVMRealOEQ), o) }

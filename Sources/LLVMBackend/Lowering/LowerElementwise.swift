@@ -8,9 +8,6 @@ extension Lowerings {
     static func swiftMax(_ e: KernelEmitter, _ x: IRValue, _ y: IRValue) -> IRValue { e.select(y.greaterEqual(x), y, x) }
     static func swiftMin(_ e: KernelEmitter, _ x: IRValue, _ y: IRValue) -> IRValue { e.select(y.lessThan(x), y, x) }
 
-    static let seluAlpha = 1.6732632423543772848170429916717
-    static let seluScale = 1.0507009873554804934193349852946
-
     static let scalarFunctions: [String: ScalarFunction] = [
         "add": { _, v, _ in v[0] + v[1] },
         "sub": { _, v, _ in v[0] - v[1] },
@@ -34,8 +31,8 @@ extension Lowerings {
         "relu": { e, v, _ in e.select(v[0].lessThan(0), e.real(0, like: v[0]), v[0]) },
         "leaky_relu": { e, v, a in e.select(v[0].lessThan(0), v[0] * a.float("slope"), v[0]) },
         "selu": { e, v, _ in
-            let negative = e.libm("expm1", v[0]) * seluAlpha
-            return e.select(v[0].greaterThan(0), v[0], negative) * seluScale
+            let negative = e.libm("expm1", v[0]) * Ops.seluAlpha
+            return e.select(v[0].greaterThan(0), v[0], negative) * Ops.seluScale
         },
         "tanh": { e, v, _ in e.libm("tanh", v[0]) },
         "sigmoid": { e, v, _ in
@@ -74,7 +71,7 @@ extension Lowerings {
     /// Operands broadcast to the result; each result element is `function` of the operands' elements.
     static func pointwisePlan(_ input: LoweringInput, _ function: @escaping ScalarFunction) -> KernelPlan {
         let shape = input.result.shape
-        let strides = input.operands.map { broadcastStrides($0.shape, to: shape) } + [rowMajorStrides(shape)]
+        let strides = input.operands.map { Strides.broadcast($0.shape, to: shape) } + [Strides.rowMajor(shape)]
         let nest = StridedNest(shape: shape, strides: strides)
         let operandCount = input.operands.count
         return KernelPlan(name: "\(input.op.name)_\(KernelName.shape(shape))", parallelCount: nest.parallelCount) { e in
@@ -91,7 +88,7 @@ extension Lowerings {
         let (n, c) = x.count >= 2 ? (x[0], x[1]) : (1, x.first ?? 1)
         let inner = x.count >= 2 ? x.dropFirst(2).reduce(1, *) : 1
         let view = x.count >= 2 ? [n, c, inner] : [1, 1, x.first ?? 1]
-        let contiguous = rowMajorStrides(view)
+        let contiguous = Strides.rowMajor(view)
         let slopeStrides = [0, slopes == 1 ? 0 : 1, 0]
         let nest = StridedNest(shape: view, strides: [contiguous, slopeStrides, contiguous])
         return KernelPlan(name: "prelu_\(KernelName.shape(x))", parallelCount: nest.parallelCount) { e in

@@ -71,7 +71,7 @@ extension Lowerings {
     static let elementwiseRegionPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
         let region = input.region!
         let shape = input.results[0].shape
-        let strides = input.operands.map { broadcastStrides($0.shape, to: shape) } + input.results.map { _ in rowMajorStrides(shape) }
+        let strides = input.operands.map { Strides.broadcast($0.shape, to: shape) } + input.results.map { _ in Strides.rowMajor(shape) }
         let nest = StridedNest(shape: shape, strides: strides)
         let operandCount = input.operands.count
         var opNames: [String] = []

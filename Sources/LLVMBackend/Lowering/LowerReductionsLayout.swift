@@ -11,10 +11,10 @@ extension Lowerings {
     /// over the kept axes, which parallelise.
     static func reductionPlan(_ input: LoweringInput, axes: [Int], average: Bool) -> KernelPlan {
         let x = input.operands[0].shape
-        let xStrides = rowMajorStrides(x)
+        let xStrides = Strides.rowMajor(x)
         let kept = x.indices.filter { !axes.contains($0) }
         let keptShape = kept.map { x[$0] }
-        let outer = StridedNest(shape: keptShape, strides: [kept.map { xStrides[$0] }, rowMajorStrides(keptShape)])
+        let outer = StridedNest(shape: keptShape, strides: [kept.map { xStrides[$0] }, Strides.rowMajor(keptShape)])
         let inner = StridedNest(shape: axes.map { x[$0] }, strides: [axes.map { xStrides[$0] }])
         let count = axes.reduce(1) { $0 * x[$1] }
         let name = "\(input.op.name)_\(KernelName.shape(x))_to_\(KernelName.shape(input.result.shape))"
@@ -31,15 +31,15 @@ extension Lowerings {
 
     static let layout: [String: Lowering] = [
         "transpose": .kernel { input in
-            let perm = input.attributes.ints("perm"), xStrides = rowMajorStrides(input.operands[0].shape)
+            let perm = input.attributes.ints("perm"), xStrides = Strides.rowMajor(input.operands[0].shape)
             return copyPlan(input, sourceStrides: perm.map { xStrides[$0] }, sourceOffset: 0)
         },
         "slice": .kernel { input in
-            let starts = input.attributes.ints("starts"), xStrides = rowMajorStrides(input.operands[0].shape)
+            let starts = input.attributes.ints("starts"), xStrides = Strides.rowMajor(input.operands[0].shape)
             return copyPlan(input, sourceStrides: xStrides, sourceOffset: zip(starts, xStrides).reduce(0) { $0 + $1.0 * $1.1 })
         },
         "broadcast_to": .kernel { input in
-            copyPlan(input, sourceStrides: broadcastStrides(input.operands[0].shape, to: input.result.shape), sourceOffset: 0)
+            copyPlan(input, sourceStrides: Strides.broadcast(input.operands[0].shape, to: input.result.shape), sourceOffset: 0)
         },
         "concat": .kernel(concatPlan),
     ]
@@ -47,7 +47,7 @@ extension Lowerings {
     /// result[i] = x[sourceOffset + Σ index · sourceStrides] over the result's shape.
     static func copyPlan(_ input: LoweringInput, sourceStrides: [Int], sourceOffset: Int) -> KernelPlan {
         let shape = input.result.shape
-        let nest = StridedNest(shape: shape, strides: [sourceStrides, rowMajorStrides(shape)])
+        let nest = StridedNest(shape: shape, strides: [sourceStrides, Strides.rowMajor(shape)])
         let name = "\(input.op.name)_\(KernelName.shape(input.operands[0].shape))_to_\(KernelName.shape(shape))"
         return KernelPlan(name: name, parallelCount: nest.parallelCount) { e in
             nest.emit(e, bases: [e.index(sourceOffset), e.index(0)]) { offsets in e.store(e.load(0, offsets[0]), 1, offsets[1]) }

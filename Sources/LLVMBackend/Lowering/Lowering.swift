@@ -103,23 +103,3 @@ enum KernelName {
     static func pair(_ prefix: String, _ v: [Int]) -> String { v[0] == v[1] ? "\(prefix)\(v[0])" : "\(prefix)\(v[0])x\(v[1])" }
     static func pad(_ p: [Int]) -> String { p.allSatisfy { $0 == p[0] } ? "p\(p[0])" : "p" + p.map(String.init).joined(separator: "_") }
 }
-
-/// Row-major strides of `shape`.
-func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    var s = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[i] = s
-        s *= shape[i]
-    }
-    return strides
-}
-
-/// Strides that read a tensor of `shape` as if broadcast (NumPy rules) to `target`: 0 on stretched axes.
-func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
-    let offset = target.count - shape.count
-    let own = rowMajorStrides(shape)
-    return target.indices.map { i in
-        i < offset || shape[i - offset] == 1 ? 0 : own[i - offset]
-    }
-}
