@@ -53,7 +53,8 @@ public final class Executable: @unchecked Sendable {
         self.sharing = sharing
         self.graph = graph
         self.options = options
-        let compiler = try GraphCompiler(graph: graph, options: options, partitions: GraphCompiler.jitPartitions)
+        let compiler = try GraphCompiler(graph: graph, options: options, partitions: GraphCompiler.jitPartitions,
+                                         emitsEntryPoint: false)
         let needed = Double(compiler.report.arenaBytes + compiler.report.argumentBytes)
         let memory = Double(ProcessInfo.processInfo.physicalMemory)
         if needed > memory {

@@ -81,10 +81,14 @@ final class GraphCompiler {
     private(set) var plan: MemoryPlan!
     private(set) var report = CompileReport()
 
+    /// Whether the module holds the whole-step entry point (emitted objects); the JIT calls kernels directly.
+    let emitsEntryPoint: Bool
+
     /// `partitions` modules (at least one): more compile in parallel; emitted objects and assembly need one.
-    init(graph: Graph, options: CompileOptions, partitions: Int = 1) throws(BackendError) {
+    init(graph: Graph, options: CompileOptions, partitions: Int = 1, emitsEntryPoint: Bool = true) throws(BackendError) {
         self.graph = graph
         self.options = options
+        self.emitsEntryPoint = emitsEntryPoint
         let target = try HostTarget(optimizationLevel: options.optimizationLevel, cpu: options.resolvedTargetCPU())
         self.target = target
         modules = (0..<max(1, partitions)).map { part in
@@ -188,7 +192,8 @@ final class GraphCompiler {
                                            work: cost.flops + cost.bytes / 4))
             }
         }
-        emitStepFunction()
+        // The JIT never calls it, and optimising its thousands of calls took a second of the cold compile.
+        if emitsEntryPoint { emitStepFunction() }
         for module in modules { try module.verify() }
     }
 
