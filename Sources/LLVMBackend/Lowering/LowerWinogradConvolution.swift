@@ -31,10 +31,12 @@ struct WinogradConvolution: Equatable {
     static let minimumChannels = 32
 
     /// A 3×3, stride-1 convolution reading its source through `rows` and `cols` (no upsampling), with enough
-    /// channels; nil otherwise.
+    /// channels and tiles (`ConvolutionTuning`); nil otherwise.
     init?(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
         guard [rows, cols].allSatisfy({ $0.kernel == 3 && $0.stride == 1 && $0.scale == 1 }),
-              c >= Self.minimumChannels, o >= Self.minimumChannels else { return nil }
+              c >= Self.minimumChannels, o >= Self.minimumChannels,
+              n * ((rows.outputs + 1) / 2) * ((cols.outputs + 1) / 2) >= ConvolutionTuning.current.winogradMinimumTiles
+        else { return nil }
         (self.n, self.c, self.o, h, w, oh, ow) = (n, c, o, rows.source, cols.source, rows.outputs, cols.outputs)
         padding = GatherAxis.inputName(rows, cols)
         rowSource = (0..<(2 * ((oh + 1) / 2) + 2)).map { rows.source(output: $0, tap: 0) }

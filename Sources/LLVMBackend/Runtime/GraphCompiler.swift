@@ -17,9 +17,14 @@ public struct CompileOptions: Sendable {
     /// The CPU kernels are generated for (`TargetCPU.named`), or nil for what `MUNITC_TARGET_CPU` says,
     /// which defaults to the host.
     public var targetCPU: String?
+    /// The fewest tiles for which 3×3 convolutions take Winograd, or nil for the target's default (128 for
+    /// AVX-512 code, else none; see `ConvolutionTuning`). Tests set 0 to reach Winograd on small planes.
+    public var winogradMinimumTiles: Int?
 
-    public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil) {
+    public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil,
+                winogradMinimumTiles: Int? = nil) {
         self.optimizationLevel = optimizationLevel
+        self.winogradMinimumTiles = winogradMinimumTiles
         self.guardedBuffers = guardedBuffers
         self.targetCPU = targetCPU
         if let threads { self.threads = max(1, threads) }
@@ -96,7 +101,8 @@ final class GraphCompiler {
                      preferredVectorBits: target.cpu.preferredVectorBits)
         }
         let started = Date()
-        try lower()
+        try (options.winogradMinimumTiles.map { ConvolutionTuning(winogradMinimumTiles: $0) } ?? ConvolutionTuning(for: target.cpu))
+            .during(lower)
         report.stageSeconds.append(("lower", Date().timeIntervalSince(started)))
     }
 
