@@ -40,14 +40,15 @@ Requirements: torch, pyyaml (numpy optional; it silences a torch warning).
 Usage:
 
     python benchmarks/pytorch_munit.py --munit-src /tmp/munit_src \\
-        --size 128 --iters 3 --threads 2 [--batch 1] [--config X.yaml] [--json]
+        --size 128 --iters 3 --threads 2 [--batch 1] [--config X.yaml] [--sample N] [--json]
 
 Defaults: NVlabs' configs/edges2handbags_folder.yaml (embedded below), crop
 size and batch size from the config (256, 1), 5 timed iterations after 1
 warm-up iteration, 2 threads. Prints the seconds of every timed iteration and
 the median; with --json, prints one JSON object instead:
 {"median_seconds", "iterations", "threads", "size", "batch", "torch",
-"peak_rss_mb"} (peak RSS of this process, from resource.getrusage).
+"peak_rss_mb", "sample"} (peak RSS of this process, from resource.getrusage;
+with --sample N it includes two trainer.sample() calls on N images each).
 """
 
 import argparse
@@ -128,6 +129,10 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="after the timed iterations, run trainer.sample() on N train and N test "
+                        "display images under torch.no_grad(), as train.py does every "
+                        "image_save_iter (for peak memory of a real run; not timed)")
     args = p.parse_args()
     if args.iters < 1:
         p.error("--iters must be >= 1")
@@ -239,6 +244,13 @@ def main():
         times.append(t)
         if not args.json:
             print("iter %d: %.3f s" % (i + 1, t), flush=True)
+    if args.sample > 0:
+        # train.py: with torch.no_grad(): trainer.sample(test_display_images_a, ...), then the train ones.
+        with torch.no_grad():
+            for _ in ("test", "train"):
+                n = args.sample
+                trainer.sample((torch.rand(n, config["input_dim_a"], h, w) * 2 - 1),
+                               (torch.rand(n, config["input_dim_b"], h, w) * 2 - 1))
     loss = float(trainer.loss_dis_total) + float(trainer.loss_gen_total)
     if loss != loss:
         sys.exit("pytorch_munit.py: loss is NaN")
@@ -255,6 +267,7 @@ def main():
             "batch": batch,
             "torch": torch.__version__,
             "peak_rss_mb": round(peak_rss_mb, 1),
+            "sample": args.sample,
         }))
     else:
         print("median: %.3f s  (%d iters after %d warm-up, size %s, batch %d, %d threads, "

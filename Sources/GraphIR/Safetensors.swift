@@ -126,35 +126,60 @@ public struct SafetensorsFile: Sendable {
 
     /// The file's bytes: tensors in name order (deterministic output), header padded to 8 bytes.
     public func serialized() throws -> Data {
+        var out = try SafetensorsFile.header(types: tensors.mapValues(\.type), metadata: metadata)
+        for name in tensors.keys.sorted() { out.append(SafetensorsFile.bytes(of: tensors[name]!)) }
+        return out
+    }
+
+    /// The 8-byte length and the JSON header for tensors of these types, laid out in name order.
+    static func header(types: [String: TensorType], metadata: [String: String]) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let t = tensors[name]!
+        for name in types.keys.sorted() {
+            let type = types[name]!
             header[name] = [
-                "dtype": t.dtype == .f32 ? "F32" : "F64", "shape": t.shape, "data_offsets": [offset, offset + t.type.byteCount],
+                "dtype": type.dtype == .f32 ? "F32" : "F64", "shape": type.shape, "data_offsets": [offset, offset + type.byteCount],
             ] as [String: Any]
-            offset += t.type.byteCount
+            offset += type.byteCount
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
-        var out = Data(capacity: 8 + json.count + offset)
+        var out = Data(capacity: 8 + json.count)
         var length = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(json)
-        for name in names {
-            let t = tensors[name]!
-            switch t.dtype {
-            case .f32:
-                var bits = t.scalars.map { Float($0).bitPattern.littleEndian }
-                bits.withUnsafeMutableBytes { out.append(contentsOf: $0) }
-            case .f64:
-                var bits = t.scalars.map { $0.bitPattern.littleEndian }
-                bits.withUnsafeMutableBytes { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// A tensor's little-endian bytes in its dtype.
+    public static func bytes(of t: Tensor) -> Data {
+        switch t.dtype {
+        case .f32:
+            var bits = t.scalars.map { Float($0).bitPattern.littleEndian }
+            return bits.withUnsafeMutableBytes { Data($0) }
+        case .f64:
+            var bits = t.scalars.map { $0.bitPattern.littleEndian }
+            return bits.withUnsafeMutableBytes { Data($0) }
+        }
+    }
+
+    /// Writes a file of tensors of these types atomically, one tensor at a time: `bytes(name)` gives each
+    /// tensor's little-endian bytes (`type.byteCount` of them) when it is written, so a file larger than
+    /// memory allows twice (a training state read out of native buffers) never exists whole in memory.
+    public static func write(to url: URL, types: [String: TensorType], metadata: [String: String] = [:],
+                             bytes: (String) throws -> Data) throws {
+        let header = try header(types: types, metadata: metadata)
+        try writeFileAtomically(to: url) { handle in
+            try handle.write(contentsOf: header)
+            for name in types.keys.sorted() {
+                let data = try bytes(name)
+                guard data.count == types[name]!.byteCount else {
+                    throw SafetensorsError("\(url.path): '\(name)' has \(data.count) bytes, its type \(types[name]!) needs \(types[name]!.byteCount)")
+                }
+                try handle.write(contentsOf: data)
             }
         }
-        return out
     }
 
     /// Writes the file atomically: a temporary file beside it, flushed to disk, then renamed over the target,
@@ -166,6 +191,12 @@ public struct SafetensorsFile: Sendable {
 
 /// Writes `data` to `url` through a temporary file that is fsync'ed and renamed into place.
 public func writeFileAtomically(_ data: Data, to url: URL) throws {
+    try writeFileAtomically(to: url) { try $0.write(contentsOf: data) }
+}
+
+/// Writes `url` through a temporary file that `write` fills, then fsync'ed and renamed into place, so a
+/// crash at any moment leaves either the old file or the new one.
+public func writeFileAtomically(to url: URL, _ write: (FileHandle) throws -> Void) throws {
     let directory = url.deletingLastPathComponent()
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
     guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
@@ -174,8 +205,11 @@ public func writeFileAtomically(_ data: Data, to url: URL) throws {
     do {
         let handle = try FileHandle(forWritingTo: temporary)
         defer { try? handle.close() }
-        try handle.write(contentsOf: data)
+        try write(handle)
         try handle.synchronize()
+    } catch let error as SafetensorsError {
+        try? FileManager.default.removeItem(at: temporary)
+        throw error
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw SafetensorsError("\(url.path): cannot write: \(error.localizedDescription)")

@@ -35,24 +35,36 @@ public struct CheckpointStore {
 
     /// Writes the snapshot of `iteration` from the training state (parameters, buffers, `optimizer.*`).
     public func save(_ state: [String: Tensor], iteration: Int, seed: UInt64) throws {
+        try save(StateSnapshot(types: state.mapValues(\.type)) { SafetensorsFile.bytes(of: state[$0]!) }, iteration: iteration, seed: seed)
+    }
+
+    /// The same from a state read one tensor at a time (compiled steps' buffers), so no file's tensors are
+    /// ever all in memory at once.
+    public func save(_ state: StateSnapshot, iteration: Int, seed: UInt64) throws {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw TrainingError("\(folder.path): cannot create the checkpoint folder (\(error.localizedDescription))")
         }
         for generators in [true, false] {
-            var tensors: [String: Tensor] = [:]
-            for entry in names(generators: generators) { tensors[CheckpointStore.fileKey(entry.name, entry.network)] = state[entry.name] }
+            var stateName: [String: String] = [:]  // file key → state name
+            for entry in names(generators: generators) where state.types[entry.name] != nil {
+                stateName[CheckpointStore.fileKey(entry.name, entry.network)] = entry.name
+            }
             let file = folder.appendingPathComponent(generators ? CheckpointStore.generatorFile(iteration) : CheckpointStore.discriminatorFile(iteration))
-            try write(SafetensorsFile(tensors: tensors), to: file)
+            try write(to: file, types: stateName.mapValues { state.types[$0]! }) { try state.bytes(stateName[$0]!) }
         }
-        var optimizer = state.filter { $0.key.hasPrefix("optimizer.") }
-        optimizer["iteration"] = Tensor(.f64, shape: [1], scalars: [Double(iteration)])
-        // The seed as two exact 32-bit halves (a double holds 53 bits).
-        optimizer["seed"] = Tensor(.f64, shape: [2], scalars: [Double(seed >> 32), Double(seed & 0xFFFF_FFFF)])
-        try write(SafetensorsFile(tensors: optimizer), to: folder.appendingPathComponent(CheckpointStore.optimizerFile))
+        // The iteration, and the seed as two exact 32-bit halves (a double holds 53 bits).
+        let extra = ["iteration": Tensor(.f64, shape: [1], scalars: [Double(iteration)]),
+                     "seed": Tensor(.f64, shape: [2], scalars: [Double(seed >> 32), Double(seed & 0xFFFF_FFFF)])]
+        let optimizer = state.types.filter { $0.key.hasPrefix("optimizer.") }.merging(extra.mapValues(\.type)) { a, _ in a }
+        try write(to: folder.appendingPathComponent(CheckpointStore.optimizerFile), types: optimizer) { name in
+            try extra[name].map(SafetensorsFile.bytes(of:)) ?? state.bytes(name)
+        }
     }
 
-    private func write(_ file: SafetensorsFile, to url: URL) throws {
-        do { try file.write(to: url) } catch { throw TrainingError("\(url.path): cannot write the checkpoint (\(error))") }
+    private func write(to url: URL, types: [String: TensorType], bytes: (String) throws -> Data) throws {
+        do { try SafetensorsFile.write(to: url, types: types, bytes: bytes) } catch {
+            throw TrainingError("\(url.path): cannot write the checkpoint (\(error))")
+        }
     }
 
     /// The newest complete snapshot: its iteration, seed and the state it restores (nil when none exists).
@@ -108,5 +120,15 @@ public struct CheckpointStore {
     public static func loadGenerators(_ url: URL, config: MUNITConfig) throws -> [String: Tensor] {
         let store = CheckpointStore(folder: url.deletingLastPathComponent(), config: config)
         return try restore(store.read(url), names: store.names(generators: true), file: url)
+    }
+}
+
+/// A training state as a checkpoint reads it: every tensor's type, and its bytes on demand.
+public struct StateSnapshot {
+    public let types: [String: TensorType]
+    public let bytes: (String) throws -> Data
+    public init(types: [String: TensorType], bytes: @escaping (String) throws -> Data) {
+        self.types = types
+        self.bytes = bytes
     }
 }

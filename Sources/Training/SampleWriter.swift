@@ -1,6 +1,7 @@
 import Foundation
 import GraphIR
 import ImageIO
+import LLVMBackend
 import MUNITGraphs
 
 /// NVlabs' `write_2images` for the train and test display images: `gen_a2b_<tag>.png` (x_a, its
@@ -41,14 +42,14 @@ final class SampleWriter {
 
     /// Every `image_save_iter` both the train and the test grids; every `image_display_iter` (`current`)
     /// only the train ones, as NVlabs' train.py.
-    func write(state: [String: Tensor], iteration: Int, current: Bool) throws {
+    /// `state` nil: the runner is a compiled sampler that shares the training steps' parameter buffers.
+    func write(state: [String: Tensor]?, iteration: Int, current: Bool) throws {
         for (tag, a, b) in display where !current || tag == "train" {
             var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
                                             MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
             inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
             inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
-            for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = state[argument.name] }
-            let out = try runner.run(inputs)
+            let out = try run(inputs, state: state)
             let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
             let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(DomainTensors.rgb)
             let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
@@ -60,6 +61,21 @@ final class SampleWriter {
             }
         }
         try writeIndex()
+    }
+
+    /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound.
+    private func run(_ inputs: [String: Tensor], state: [String: Tensor]?) throws -> [String: Tensor] {
+        if let state {
+            var inputs = inputs
+            for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = state[argument.name] }
+            return try runner.run(inputs)
+        }
+        guard let executable = runner as? Executable else { throw TrainingError("internal: samples without parameters need a compiled sampler") }
+        for (name, tensor) in inputs { try executable.setArgument(name, tensor) }
+        executable.execute()
+        var outputs: [String: Tensor] = [:]
+        for output in graph.outputs { outputs[output.name] = try executable.output(output.name) }
+        return outputs
     }
 
     /// `images/index.html`: the newest grids first, each with what its rows show.

@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import LLVMBackend
 import MUNITGraphs
 import Passes
 
@@ -44,8 +45,15 @@ public final class Trainer {
     let disGraph: Graph, genGraph: Graph
     let samples: SampleWriter
     let checkpoints: CheckpointStore
-    /// Parameters, buffers and optimiser state by graph argument name.
-    public private(set) var state: [String: Tensor]
+    /// Parameters, buffers and optimiser state by graph argument name (read out of the compiled steps'
+    /// buffers when they hold it).
+    public var state: [String: Tensor] {
+        get throws { try resident?.state() ?? hostState }
+    }
+    /// The state while the runners take it as tensors every step (the interpreter, or any `StepRunner`).
+    private var hostState: [String: Tensor]
+    /// Set when the runners are compiled steps: they hold the state, shared, between steps.
+    private var resident: ResidentSteps?
     /// Iterations done.
     public private(set) var iteration = 0
 
@@ -59,14 +67,14 @@ public final class Trainer {
         try output.prepare()
         checkpoints = CheckpointStore(folder: output.checkpoints, config: config)
         var seed = seed
+        var restored: [String: Tensor]?
         if resume {
             guard let snapshot = try checkpoints.latest() else {
                 throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile))")
             }
-            (iteration, seed, state) = (snapshot.iteration, snapshot.seed, snapshot.state)
+            (iteration, seed, restored) = (snapshot.iteration, snapshot.seed, snapshot.state)
             try Trainer.truncateLog(output.log, after: snapshot.iteration, logInterval: config.logIter)
         } else {
-            state = initialMUNITParameters(config: config, seed: seed)
             // A fresh run starts its own loss log (a resumed one appends to it).
             try? FileManager.default.removeItem(at: output.log)
         }
@@ -85,13 +93,23 @@ public final class Trainer {
         genGraph = try buildMUNITGraph(.genStep, config: config, options: shape)
         disStep = try makeRunner(disGraph)
         genStep = try makeRunner(genGraph)
-        for graph in [disGraph, genGraph] {
-            for argument in graph.arguments where argument.name.hasPrefix("optimizer.") && state[argument.name] == nil
-                && argument.name != OptimizerNames.learningRate && argument.name != OptimizerNames.step {
-                state[argument.name] = Tensor.zeros(graph.type(of: argument.value))
-            }
-        }
         samples = try SampleWriter(config: config, data: data, source: source, seed: seed, output: output, makeRunner: makeRunner)
+        // Made after compiling, so LLVM's memory and these float64 tensors do not peak together.
+        hostState = restored ?? initialMUNITParameters(config: config, seed: seed)
+        restored = nil
+        let moments = [disGraph, genGraph].flatMap { graph in
+            graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
+                .map { ($0.name, graph.type(of: $0.value)) }
+        }
+        resident = try ResidentSteps(dis: disStep, gen: genStep, sample: samples.runner, state: hostState,
+                                     zeroed: moments.map(\.0).filter { hostState[$0] == nil })
+        if resident != nil {
+            // The compiled steps hold the state now; a copy here would double the parameters' memory.
+            hostState = [:]
+        } else {
+            // Adam's moments start at zero.
+            for (name, type) in moments where hostState[name] == nil { hostState[name] = Tensor.zeros(type) }
+        }
     }
 
     /// Standard-normal style codes [B, style_dim, 1, 1] for `purpose` at iteration `k`.
@@ -103,14 +121,20 @@ public final class Trainer {
     /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
     func run(_ step: any StepRunner, _ graph: Graph, batch: TrainingBatch, noisePurpose: UInt64) throws -> [String: Double] {
         let k = batch.iteration
-        let outputs = try runTrainingStep(step, graph, state: &state, learningRate: config.learningRate(iteration: k), step: k + 1) { name, _ in
+        let input = { (name: String) throws -> Tensor in
             switch name {
             case MUNITGraphNames.xA: return batch.a
             case MUNITGraphNames.xB: return batch.b
-            case MUNITGraphNames.sA: return noise(noisePurpose, k, count: config.batchSize)
-            case MUNITGraphNames.sB: return noise(noisePurpose + 1, k, count: config.batchSize)
+            case MUNITGraphNames.sA: return self.noise(noisePurpose, k, count: self.config.batchSize)
+            case MUNITGraphNames.sB: return self.noise(noisePurpose + 1, k, count: self.config.batchSize)
             default: throw TrainingError("internal: no value for '\(name)'")
             }
+        }
+        if let resident, let executable = step as? Executable {
+            return try resident.run(executable, learningRate: config.learningRate(iteration: k), step: k + 1, input: input)
+        }
+        let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1) { name, _ in
+            try input(name)
         }
         var losses: [String: Double] = [:]
         for (name, t) in outputs where name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
@@ -132,18 +156,29 @@ public final class Trainer {
             iteration += 1
             lastLosses = losses
             if iteration % config.logIter == 0 { try log(losses) }
-            if iteration % config.imageSaveIter == 0 { try samples.write(state: state, iteration: iteration, current: false) }
-            if iteration % config.imageDisplayIter == 0 { try samples.write(state: state, iteration: iteration, current: true) }
-            if iteration % config.snapshotSaveIter == 0 { try checkpoints.save(state, iteration: iteration, seed: seed) }
+            if iteration % config.imageSaveIter == 0 { try writeSamples(current: false) }
+            if iteration % config.imageDisplayIter == 0 { try writeSamples(current: true) }
+            if iteration % config.snapshotSaveIter == 0 { try saveCheckpoint() }
             let rate = Double(iteration - startIteration) / max(Date().timeIntervalSince(start), 1e-9)
             let eta = Double(maxIterations - iteration) / max(rate, 1e-9)
             progress(String(format: "[%d/%d] %.2f it/s, ETA %@, dis %.4f, gen %.4f", iteration, maxIterations, rate,
                             Trainer.duration(eta), losses["dis_total"] ?? .nan, losses["gen_total"] ?? .nan))
         }
         // Whatever the intervals, the last iteration leaves a grid and a snapshot.
-        if iteration % config.imageSaveIter != 0 { try samples.write(state: state, iteration: iteration, current: false) }
-        if iteration % config.snapshotSaveIter != 0 { try checkpoints.save(state, iteration: iteration, seed: seed) }
+        if iteration % config.imageSaveIter != 0 { try writeSamples(current: false) }
+        if iteration % config.snapshotSaveIter != 0 { try saveCheckpoint() }
         if iteration % config.logIter != 0 && !lastLosses.isEmpty { try log(lastLosses) }
+    }
+
+    /// A snapshot of the state after `iteration` iterations.
+    func saveCheckpoint() throws {
+        if let resident { try checkpoints.save(resident.snapshot(), iteration: iteration, seed: seed) }
+        else { try checkpoints.save(hostState, iteration: iteration, seed: seed) }
+    }
+
+    /// Sample grids; compiled steps already share their parameters with the sampler.
+    func writeSamples(current: Bool) throws {
+        try samples.write(state: resident == nil ? hostState : nil, iteration: iteration, current: current)
     }
 
     func log(_ losses: [String: Double]) throws {

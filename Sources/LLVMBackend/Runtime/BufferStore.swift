@@ -16,6 +16,16 @@ final class BufferStore {
         for m in mappings { munmap(m.base, m.length) }
     }
 
+    /// Frees a buffer `allocate` returned (a no-op for one this store does not own).
+    func release(_ buffer: UnsafeMutableRawPointer) {
+        if let i = heap.firstIndex(of: buffer) {
+            heap.remove(at: i).deallocate()
+        } else if let i = mappings.firstIndex(where: { buffer > $0.base && buffer < $0.base + $0.length }) {
+            munmap(mappings[i].base, mappings[i].length)
+            mappings.remove(at: i)
+        }
+    }
+
     /// Memory for `bytes` bytes, zeroed unless `zeroed` is false: the arena is not, since every kernel writes
     /// before it reads, and pages never touched then never become resident.
     func allocate(_ bytes: Int, zeroed: Bool = true) throws(BackendError) -> UnsafeMutableRawPointer {

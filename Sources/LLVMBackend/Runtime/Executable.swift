@@ -14,8 +14,15 @@ public final class Executable: @unchecked Sendable {
     private let session: JITSession
     private let steps: [Step]
     private let store: BufferStore
+    /// Guarded mode's arena: one mapping per planned block, by offset.
     private let arenaBlocks: [Int: UnsafeMutableRawPointer]
-    private let argumentBuffers: [UnsafeMutableRawPointer]
+    /// The arena otherwise (shared with other executables after `shareStorage(with:)`).
+    private var arena: Arena?
+    /// The arena generation the kernel tables point into; `execute` rebinds them when it moved.
+    private var boundGeneration = -1
+    private var argumentBuffers: [UnsafeMutableRawPointer]
+    /// Whether another executable uses this one's buffers (then this one may not give them up).
+    private var lendsStorage = false
     private let argumentIndex: [String: Int]
     private let outputIndex: [String: Int]
     private let locations: [MemoryPlan.Location?]
@@ -44,7 +51,7 @@ public final class Executable: @unchecked Sendable {
     }
 
     /// Other executables whose argument buffers this one shares (kept alive while this one lives).
-    private let sharing: [Executable]
+    private var sharing: [Executable]
 
     /// Compiles `graph`. Arguments with the name and type of an argument of one of `sharing` use that
     /// buffer instead of their own: the steps of a training iteration then hold one copy of every parameter.
@@ -86,21 +93,15 @@ public final class Executable: @unchecked Sendable {
             if let shared { argumentBuffers.append(shared) } else { argumentBuffers.append(try store.allocate(type.byteCount)) }
         }
         self.argumentBuffers = argumentBuffers
+        for other in sharing { other.lendsStorage = true }
         // One arena, or in guarded mode one mapping per planned block.
         var arenaBlocks: [Int: UnsafeMutableRawPointer] = [:]
         if options.guardedBuffers {
             for (offset, bytes) in compiler.plan.blocks { arenaBlocks[offset] = try store.allocate(bytes) }
         } else {
-            arenaBlocks[0] = try store.allocate(compiler.plan.arenaBytes, zeroed: false)
+            arena = Arena(bytes: compiler.plan.arenaBytes)
         }
         self.arenaBlocks = arenaBlocks
-        let guarded = options.guardedBuffers
-        func resolve(_ location: MemoryPlan.Location) -> UnsafeMutableRawPointer {
-            switch location {
-            case .argument(let i): return argumentBuffers[i]
-            case .arena(let offset): return guarded ? arenaBlocks[offset]! : arenaBlocks[0]! + offset
-            }
-        }
         var resolved: [String: UInt64] = [:]
         var steps: [Step] = []
         for call in compiler.calls {
@@ -109,8 +110,8 @@ public final class Executable: @unchecked Sendable {
                 address = try session.address(of: call.symbol)
                 resolved[call.symbol] = address
             }
+            // Filled by `bind()` before the first run.
             let table = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: call.buffers.count)
-            for (slot, location) in call.buffers.enumerated() { table[slot] = resolve(location) }
             // Small kernels run on one thread: splitting costs more than it saves.
             let splits = call.usesBLAS || call.work < 65_536 ? 1 : min(options.threads, call.parallelCount)
             steps.append(Step(function: unsafeBitCast(UInt(address), to: (@convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void).self),
@@ -122,6 +123,7 @@ public final class Executable: @unchecked Sendable {
         report = compiler.report
         locations = compiler.plan.values
         report.stageSeconds.append(("link", Date().timeIntervalSince(linkStart)))
+        bind()
         openblas_set_num_threads(Int32(options.threads))
     }
 
@@ -158,6 +160,18 @@ public final class Executable: @unchecked Sendable {
         return Tensor(type, scalars: read(argumentBuffers[i], type))
     }
 
+    /// The type of an argument, nil if the graph has none of that name.
+    public func argumentType(_ name: String) -> TensorType? {
+        argumentIndex[name].map { graph.type(of: graph.arguments[$0].value) }
+    }
+
+    /// An argument buffer's bytes as they are (little-endian, the graph's dtype): a checkpoint's copy
+    /// without a round trip through `Double`.
+    public func argumentData(_ name: String) throws(BackendError) -> Data {
+        guard let i = argumentIndex[name] else { throw BackendError("the graph has no argument '\(name)'") }
+        return Data(bytes: argumentBuffers[i], count: graph.type(of: graph.arguments[i].value).byteCount)
+    }
+
     /// An output of the last run.
     public func output(_ name: String) throws(BackendError) -> Tensor {
         guard let i = outputIndex[name] else { throw BackendError("the graph has no output '\(name)'") }
@@ -188,11 +202,51 @@ public final class Executable: @unchecked Sendable {
 
     /// Outputs are never freed by the plan, so their storage is intact after the run.
     private func pointer(to value: ValueID) -> UnsafeMutableRawPointer {
-        switch locations[value.index] {
+        guard let location = locations[value.index] else { preconditionFailure("output value \(value) has no storage") }
+        return resolve(location)
+    }
+
+    private func resolve(_ location: MemoryPlan.Location) -> UnsafeMutableRawPointer {
+        switch location {
         case .argument(let i): return argumentBuffers[i]
-        case .arena(let offset): return options.guardedBuffers ? arenaBlocks[offset]! : arenaBlocks[0]! + offset
-        case nil: preconditionFailure("output value \(value) has no storage")
+        case .arena(let offset): return arena.map { $0.base + offset } ?? arenaBlocks[offset]!
         }
+    }
+
+    /// Points every kernel's buffer table at the current argument buffers and arena.
+    private func bind() {
+        for step in steps {
+            for (slot, location) in step.call.buffers.enumerated() { step.table[slot] = resolve(location) }
+        }
+        boundGeneration = arena?.generation ?? 0
+    }
+
+    // MARK: sharing storage
+
+    /// Makes this executable use `other`'s buffer for every argument of the same name and type (dropping
+    /// its own, whose values `other`'s replace), and one arena with it, as large as the larger plan needs.
+    /// For steps that run one after another, never at once (a training iteration's steps, its sampling):
+    /// parameters and optimiser state are then held once, and the arenas take the largest step's memory
+    /// instead of their sum. A shared arena's contents, outputs included, last until another of its
+    /// executables runs. Throws if another executable already uses this one's buffers.
+    public func shareStorage(with other: Executable) throws(BackendError) {
+        guard other !== self else { return }
+        guard !lendsStorage else {
+            throw BackendError("'\(graph.name)' lends its buffers to another executable and cannot take \(other.graph.name)'s")
+        }
+        for (i, argument) in graph.arguments.enumerated() {
+            guard let j = other.argumentIndex[argument.name], argumentBuffers[i] != other.argumentBuffers[j],
+                  other.graph.type(of: other.graph.arguments[j].value) == graph.type(of: argument.value) else { continue }
+            store.release(argumentBuffers[i])
+            argumentBuffers[i] = other.argumentBuffers[j]
+        }
+        if let arena, let shared = other.arena, arena !== shared {
+            shared.reserve(arena.bytes)
+            self.arena = shared
+        }
+        other.lendsStorage = true
+        sharing.append(other)
+        bind()
     }
 
     private func write(_ scalars: [Double], to buffer: UnsafeMutableRawPointer, _ dtype: DType) {
@@ -232,6 +286,7 @@ public final class Executable: @unchecked Sendable {
 
     /// Runs the schedule on the arguments currently bound.
     public func execute() {
+        if let arena, arena.generation != boundGeneration { bind() }
         if profiling { lastTimes = Array(repeating: 0, count: steps.count) }
         for (index, step) in steps.enumerated() {
             let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
@@ -247,5 +302,34 @@ public final class Executable: @unchecked Sendable {
             }
             if profiling { lastTimes[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         }
+    }
+}
+
+/// Memory for the values a plan places in the arena, shareable by executables that never run at once.
+/// It only grows; each growth is a new generation, after which its executables rebind their kernels.
+final class Arena {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var bytes: Int
+    private(set) var generation = 0
+
+    init(bytes: Int) {
+        self.bytes = bytes
+        base = Arena.allocate(bytes)
+    }
+
+    deinit { base.deallocate() }
+
+    /// At least `bytes` bytes (the contents are not kept: arena values live within one run).
+    func reserve(_ bytes: Int) {
+        guard bytes > self.bytes else { return }
+        base.deallocate()
+        base = Arena.allocate(bytes)
+        self.bytes = bytes
+        generation += 1
+    }
+
+    /// Not zeroed: every kernel writes before it reads, and pages never touched never become resident.
+    private static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer.allocate(byteCount: MemoryPlan.aligned(max(bytes, 1)), alignment: MemoryPlan.alignment)
     }
 }
