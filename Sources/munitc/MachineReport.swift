@@ -26,13 +26,13 @@ struct MachineReport {
         switch blas.source {
         case .detected: "detected"
         case .corrected: "corrected from \(blas.detectedCore)"
-        case .environment: "OPENBLAS_CORETYPE set in the environment"
+        case .environment: blas.reason
         }
     }
 
     private var peakText: String {
         guard let peakGFLOPS, let ghz = HostCPU.reportedGHz else { return "" }
-        return String(format: ", %.0f%% of the %.0f GFLOP/s FMA peak (%d cores × %d lanes × 2 FMA × %.2f GHz)",
+        return String(format: ", %.0f%% of the %.0f GFLOP/s FMA peak (%d threads × %d lanes × 2 FMA × %.2f GHz)",
                       100 * gemmGFLOPS / peakGFLOPS, peakGFLOPS, threads, cpu.isa.floatLanes, ghz)
     }
 
