@@ -80,7 +80,8 @@ import Testing
                                              sourceBackward: { upsample ? try b.upsampleNearestBackward(b.padBackward($0, mode: .reflect, [1, 1, 1, 1])) : $0 }))
             let fused = try Self.fuse(b.graph, expecting: 1)
             let node = try #require(fused.nodes.first { $0.region != nil && $0.attributes.string("kind") == "conv2d_backward" })
-            switch try ConvolutionBackward(region: node.region!).path {
+            guard case .convolutionBackward(let fusion)? = try node.fusedRegion() else { return "not matched" }
+            switch ConvolutionBackward(fusion).path {
             case .winograd: return "winograd"
             case .gathered: return "gathered"
             case .wideGrid: return "wide"
