@@ -99,7 +99,7 @@ enum Lowering: Sendable {
 enum Lowerings {
     static let table: [String: Lowering] = {
         var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias]
-        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, fused] {
+        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, convolution, fused] {
             table.merge(group) { _, _ in preconditionFailure("an op is lowered twice") }
         }
         return table

@@ -23,28 +23,10 @@ struct ConvolutionBackward {
         LoweringInput(fusion.weight, in: fusion.region, matched: fusion.weightChain.map { .gatheredConvolution($0) })
     }
 
-    /// How both gradients run: sharing gy's rearrangement, or one after the other.
+    /// How both gradients run: sharing gy's rearrangement, or one after the other (`path`, chosen in
+    /// ConvolutionAlgorithm.swift).
     enum Path {
         case winograd(WinogradConvolution), gathered(GatheredConvolution), wideGrid(ConvGeometry), im2col(ConvGeometry), sequence
-    }
-
-    var path: Path {
-        if let dataChain = fusion.dataChain, let weightChain = fusion.weightChain {
-            let (d, w) = (FusedConvolutionChain(dataChain), FusedConvolutionChain(weightChain))
-            guard d.geometry == w.geometry else { return .sequence }
-            return WinogradConvolution(d.geometry).map { .winograd($0) } ?? .gathered(d.geometry)
-        }
-        guard fusion.dataChain == nil && fusion.weightChain == nil else { return .sequence }
-        let g = ConvGeometry(backwardInput: dataInput)
-        // Shared only where both gradients would take the same algorithm alone.
-        let algorithm = ConvolutionAlgorithm.forward(g)
-        guard g == ConvGeometry(backwardWeight: weightInput), algorithm == ConvolutionAlgorithm.weight(g), !g.isPointwise else { return .sequence }
-        switch algorithm {
-        case .winograd(let winograd): return .winograd(winograd)
-        case .wideGrid: return .wideGrid(g)
-        case .im2col: return .im2col(g)
-        case .direct: return .sequence
-        }
     }
 
     /// The kernel: one shared-gy plan where both gradients take the same path, else the two in sequence.

@@ -9,8 +9,7 @@ import GraphIR
 /// thread dispatches however many classes the borders make.
 enum FusedConvolution {
     static func plan(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
-        // A folded pad alone under a 3×3 stride-1 convolution: Winograd reads through it just as well.
-        if let winograd = WinogradConvolution(chain.geometry) {
+        if let winograd = ConvolutionAlgorithm.winograd(chain.geometry) {
             switch chain.role {
             case .convolution: return winograd.forward(dtype: input.dtype, hasBias: chain.hasBias)
             case .dataGradient: return winograd.backwardInput(dtype: input.dtype)
