@@ -6,7 +6,7 @@ import GraphIR
 /// equal `constant` nodes merge too. Autodiff makes many such copies: the same transposed weight or
 /// recomputed x̂ for several gradients, the ones and zeros each norm's VJP creates.
 public struct CommonSubexpressionElimination: Pass {
-    public let name = "cse"
+    public static let name = "cse"
     public let summary = "merge nodes that compute the same op on the same operands with the same attributes"
 
     public init() {}

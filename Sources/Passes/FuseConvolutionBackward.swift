@@ -12,7 +12,7 @@ import GraphIR
 /// have the types of the data gradient's weight and the weight gradient's input. The fused node takes the earlier one's place, so the
 /// later one's operands (the weight, the forward input) must exist before it.
 public struct FuseConvolutionBackward: Pass {
-    public let name = "fuse-conv-backward"
+    public static let name = "fuse-conv-backward"
     public let summary = "pair a convolution's data and weight gradients into one kernel sharing its passes over gy"
 
     public init() {}

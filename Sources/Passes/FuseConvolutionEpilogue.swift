@@ -14,7 +14,7 @@ import GraphIR
 /// the norm's) stays a result of the fused node. The fused node takes the convolution's place, so an op
 /// joins only if its other operands (AdaIN's weights from the MLP, the residual) exist before it.
 public struct FuseConvolutionEpilogue: Pass {
-    public let name = "fuse-conv-epilogue"
+    public static let name = "fuse-conv-epilogue"
     public let summary = "fold a convolution's norm, activation and residual add into its kernel"
 
     public init() {}

@@ -18,7 +18,7 @@ import GraphIR
 /// gradient's crop disappear. Large stride-1 planes keep the materialised pad, which the backend's shifted
 /// GEMMs read in place without any column copy.
 public struct FuseConvolutionInput: Pass {
-    public let name = "fuse-conv-input"
+    public static let name = "fuse-conv-input"
     public let summary = "fold nearest upsampling (and the pad after it) into convolutions and their gradients"
 
     public init() {}

@@ -9,7 +9,7 @@ import GraphIR
 /// group sits where its first node was, so a node may join only if its other operands exist by then; this
 /// keeps the graph acyclic without a reachability analysis.
 public struct FuseElementwise: Pass {
-    public let name = "fuse-elementwise"
+    public static let name = "fuse-elementwise"
     public let summary = "fuse chains of same-shape pointwise ops into one elementwise kernel"
 
     public init() {}

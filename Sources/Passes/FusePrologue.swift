@@ -11,7 +11,7 @@ import GraphIR
 /// else reads, whose operands have its shape or one element.
 /// Runs after `fuse-elementwise`, so a whole pointwise chain folds at once.
 public struct FusePrologue: Pass {
-    public let name = "fuse-prologue"
+    public static let name = "fuse-prologue"
     public let summary = "fold pointwise producers into the reductions and norm gradients that alone read them"
 
     public init() {}
