@@ -65,6 +65,17 @@ public enum PassRegistry {
         ]
     }
 
+    /// The names of `fusionPipeline`'s passes (what `disabling` may name).
+    public static var fusionPassNames: [String] { fusionPipeline().map(\.name) }
+
+    /// `graph` after the fusion pipeline, less the passes named in `disabled`: what the executing commands
+    /// and `Execution` run unless told not to fuse.
+    public static func fusing(_ graph: Graph, disabling disabled: Set<String> = []) throws -> Graph {
+        var manager = PassManager(pipeline: fusionPipeline())
+        manager.disabled = disabled
+        return try manager.run(graph).0
+    }
+
     /// The clean-up passes every pipeline ends with (`munitc build` and the MUNIT step graphs), in order.
     public static func cleanupPipeline() -> [any Pass] {
         [
