@@ -13,7 +13,7 @@ struct Prologue {
     func plan(_ input: LoweringInput) -> KernelPlan {
         let (region, producer, consumer, operand) = (fusion.region, fusion.producer, fusion.consumer, fusion.operand)
         guard case .kernel(let lowerConsumer) = try? Lowerings.lowering(for: consumer.op) else {
-            preconditionFailure("checkFused found the consumer's kernel")
+            preconditionFailure("every op a prologue streams has a kernel")
         }
         let inner = lowerConsumer(LoweringInput(consumer, in: region))
         let (operands, results) = (input.operands.count, input.results.count)

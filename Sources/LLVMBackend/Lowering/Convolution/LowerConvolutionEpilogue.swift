@@ -30,7 +30,7 @@ struct ConvolutionEpilogue {
     func plan(_ input: LoweringInput) -> KernelPlan {
         let conv = convolution, convInput = convolutionInput
         guard case .kernel(let lowerConvolution) = try? Lowerings.lowering(for: conv.op) else {
-            preconditionFailure("checkFused found the convolution's kernel")
+            preconditionFailure("a convolution always has a kernel")
         }
         let convPlan = lowerConvolution(convInput)
         let (operands, results) = (input.operands.count, input.results.count)
