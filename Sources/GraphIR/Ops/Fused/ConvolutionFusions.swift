@@ -83,7 +83,7 @@ public struct GatheredConvolutionFusion: Sendable {
 /// A `conv2d_epilogue` fused node (`fuse-conv-epilogue`): a convolution (plain or gathered) whose output
 /// goes through a per-sample norm, an activation and a residual add, each optional but at least one, each
 /// reading the previous one's result as its first operand. The convolution's operands are the region's
-/// first arguments, in order; every value another node reads is one of the region's outputs.
+/// first arguments, in order; the region's outputs are the values read outside it (`storedResult`).
 public struct ConvolutionEpilogueFusion: Sendable {
     /// What follows the convolution, in order.
     public enum Step: CaseIterable, Sendable { case norm, activation, residualAdd }
