@@ -7,6 +7,7 @@ public struct GatheredConvolutionFusion: Sendable {
     public enum Role: CaseIterable, Sendable {
         case convolution, weightGradient, dataGradient
 
+        /// The fused node's kind.
         public var kind: FusionKind {
             switch self {
             case .convolution: return .gatheredConvolution
@@ -15,6 +16,7 @@ public struct GatheredConvolutionFusion: Sendable {
             }
         }
 
+        /// The convolution op the chain ends in (begins with, for the data gradient).
         public var op: OpDefinition {
             switch self {
             case .convolution: return Ops.conv2d
@@ -43,6 +45,7 @@ public struct GatheredConvolutionFusion: Sendable {
     }
 
     public let role: Role
+    /// The region read.
     public let region: Graph
     /// The convolution (or gradient) node, and the spatial nodes it reads or writes through.
     public let convolution: Node
@@ -102,10 +105,13 @@ public struct ConvolutionEpilogueFusion: Sendable {
         }
     }
 
+    /// The region read.
     public let region: Graph
+    /// The region's first node: `conv2d`, or a gathered convolution chain.
     public let convolution: Node
     /// The convolution's chain when it is a gathered one (its region, read).
     public let gathered: GatheredConvolutionFusion?
+    /// The steps present: the norm with how it normalises, the activation, the residual add.
     public let norm: (node: Node, kind: Norm)?
     public let activation: Node?, residualAdd: Node?
 
@@ -168,7 +174,9 @@ public struct ConvolutionEpilogueFusion: Sendable {
 /// A `conv2d_backward` fused node (`fuse-conv-backward`): one convolution's data gradient (gy, w → gx)
 /// then its weight gradient (x, gy → gw), each plain or gathered, with arguments gy, w, x and results gx, gw.
 public struct ConvolutionBackwardFusion: Sendable {
+    /// The region read.
     public let region: Graph
+    /// The data gradient (gy, w → gx) and the weight gradient (x, gy → gw), plain or fused.
     public let data: Node, weight: Node
     /// Each gradient's chain when it is a gathered one (its region, read).
     public let dataChain: GatheredConvolutionFusion?, weightChain: GatheredConvolutionFusion?

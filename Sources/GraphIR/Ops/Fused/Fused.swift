@@ -59,6 +59,7 @@ public enum FusionKind: String, CaseIterable, Sendable {
 }
 
 /// What a fused node's region computes, as its kind's grammar read it.
+/// One case per description type; the three gathered kinds share one.
 public enum FusedRegion: Sendable {
     case elementwise(ElementwiseFusion)
     case prologue(PrologueFusion)

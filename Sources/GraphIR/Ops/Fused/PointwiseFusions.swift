@@ -1,6 +1,7 @@
 /// An `elementwise` fused node: pointwise ops (and the splat constants they use) evaluated per element of
 /// one shape, every result of that shape. `fuse-elementwise` builds it; the backend runs it as one loop.
 public struct ElementwiseFusion: Sendable {
+    /// The region read.
     public let region: Graph
     /// The shape of every result, and of the loop.
     public let shape: [Int]
@@ -24,7 +25,9 @@ public struct ElementwiseFusion: Sendable {
 /// op that alone reads its result and streams that operand (a reduction, a norm gradient). The consumer's
 /// loads of the operand compute the producer's value at the element; the intermediate is never written.
 public struct PrologueFusion: Sendable {
+    /// The region read.
     public let region: Graph
+    /// The pointwise producer and the op that streams its result.
     public let producer: Node, consumer: Node
     /// The producer's region when it is an `elementwise` fused node (read).
     public let producerFusion: ElementwiseFusion?
