@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "Passes", targets: ["Passes"]),
         .library(name: "LLVMBackend", targets: ["LLVMBackend"]),
         .library(name: "MUNITGraphs", targets: ["MUNITGraphs"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

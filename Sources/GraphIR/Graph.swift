@@ -143,12 +143,12 @@ public struct Graph: Hashable, Sendable {
     }
 
     /// Appends a fused node (`Ops.fused`) of `kind` running `region` on `operands`; its results have the
-    /// types of the region's outputs.
+    /// types of the region's outputs. The verifier checks the region against the kind's grammar.
     @discardableResult
     public mutating func appendFusedNode(
-        kind: String, operands: [ValueID], region: Graph, location: SourceLocation? = nil
+        kind: FusionKind, operands: [ValueID], region: Graph, location: SourceLocation? = nil
     ) -> [ValueID] {
-        let results = appendNode(op: Ops.fused, operands: operands, attributes: ["kind": .string(kind)],
+        let results = appendNode(op: Ops.fused, operands: operands, attributes: [FusionKind.attribute: .string(kind.rawValue)],
                                  resultTypes: region.outputs.map { region.type(of: $0.value) }, location: location)
         nodes[nodes.count - 1].region = region
         return results
@@ -157,8 +157,8 @@ public struct Graph: Hashable, Sendable {
     /// Appends a copy of `node` (from any graph) with `operands` of this graph; keeps a fused node's region.
     @discardableResult
     public mutating func appendCopy(of node: Node, operands: [ValueID], resultTypes: [TensorType]) -> [ValueID] {
-        if let region = node.region {
-            return appendFusedNode(kind: node.attributes.string("kind"), operands: operands, region: region, location: node.location)
+        if let region = node.region, let kind = node.fusionKind {
+            return appendFusedNode(kind: kind, operands: operands, region: region, location: node.location)
         }
         return appendNode(op: node.op, operands: operands, attributes: node.attributes, resultTypes: resultTypes, location: node.location)
     }

@@ -38,6 +38,13 @@ public struct OpTraits: OptionSet, Hashable, Sendable {
     public static let backward = OpTraits(rawValue: 1 << 12)
     /// Holds a region (a sub-graph) that fusion passes made; runs after autodiff, so it needs no VJP.
     public static let fused = OpTraits(rawValue: 1 << 13)
+    /// Normalises each sample on its own (statistics per (n, c) plane, or per sample), so a group can be
+    /// normalised as soon as a convolution has written it: what a `FusionKind.convolutionEpilogue` folds.
+    /// Not batch norm, whose groups span the batch.
+    public static let sampleStatistics = OpTraits(rawValue: 1 << 14)
+    /// Its kernel reads one operand element by element in one pass (a reduction's input, a norm
+    /// gradient's upstream gradient): a `FusionKind.prologue` computes a pointwise producer at each load.
+    public static let streamsOperand = OpTraits(rawValue: 1 << 15)
 }
 
 /// One declared attribute: its kind, default, and a check of its value.
@@ -166,6 +173,14 @@ public final class OpDefinition: Hashable, Sendable, CustomStringConvertible {
     public static func == (a: OpDefinition, b: OpDefinition) -> Bool { a === b }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
     public var description: String { name }
+
+    /// One value per element from the elements at the same (broadcast) index, with no per-axis operand
+    /// (PReLU's channel slope): what fused elementwise loops, prologues and epilogues compute in registers.
+    public var isPointwise: Bool {
+        guard traits.contains(.elementwise), !traits.contains(.fused) else { return false }
+        if case .fixed(let names) = operands, names.count == 1 { return true }
+        return traits.contains(.broadcasting)
+    }
 
     public func attributeSpec(named name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
 

@@ -97,6 +97,10 @@ private func verifyRegion(_ region: Graph, of node: Node, in graph: Graph, _ rep
         report("'\(node.op.name)' results are \(resultTypes.map(\.description).joined(separator: ", ")) but its region yields \(outputTypes.map(\.description).joined(separator: ", "))", node.location)
     }
     do { _ = try node.op.checkAttributes(node.attributes) } catch { report(error.message, node.location) }
+    // The region must read as its kind declares: what the backend lowers is what the pass meant.
+    if let kind = node.fusionKind {
+        do { _ = try kind.match(region) } catch { report(error.message, node.location) }
+    }
 }
 
 extension Graph {

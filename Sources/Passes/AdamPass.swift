@@ -23,7 +23,7 @@ public struct AdamOptions: Sendable, Equatable {
 /// Moments are non-trainable parameters `optimizer.m.<p>` / `optimizer.v.<p>`; the learning rate and step
 /// are scalar inputs; outputs `next.<name>` hold every updated parameter and moment.
 public struct AdamPass: Pass {
-    public let name = "adam"
+    public static let name = "adam"
     public let summary = "append torch.optim.Adam's update of every differentiated parameter"
     public var options: AdamOptions
 

@@ -7,7 +7,7 @@ import GraphIR
 /// loss does not reach gets an explicit zero gradient. `stop_gradient` (any op with the `gradientBarrier`
 /// trait) blocks gradients.
 public struct Autodiff: Pass {
-    public let name = "autodiff"
+    public static let name = "autodiff"
     public let summary = "append the gradient of the loss output with respect to the trainable parameters"
 
     /// Which arguments to differentiate against; by default the trainable parameters.
@@ -24,7 +24,7 @@ public struct Autodiff: Pass {
         }
         let regex: NSRegularExpression
         do { regex = try NSRegularExpression(pattern: "^(?:\(pattern))$") } catch {
-            throw PassError(pass: "autodiff", "'\(pattern)' is not a valid regular expression")
+            throw PassError(pass: Self.name, "'\(pattern)' is not a valid regular expression")
         }
         self.init(wrt: { arg in
             arg.isTrainable && regex.firstMatch(in: arg.name, range: NSRange(arg.name.startIndex..., in: arg.name)) != nil

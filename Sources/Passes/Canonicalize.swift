@@ -13,7 +13,7 @@ import GraphIR
 /// rounding noise). Rewrites that are not exact in floating point (x·0 → 0 fails for NaN and ∞, x/c →
 /// x·(1/c) rounds differently unless c is a power of two) are not made. The rules run to a fixed point.
 public struct Canonicalize: Pass {
-    public let name = "canonicalize"
+    public static let name = "canonicalize"
     public let summary = "simplify algebraic identities, drop norm-cancelled conv biases, fold constants"
 
     /// Sweeps before giving up on reaching a fixed point (each sweep already sees its own rewrites of

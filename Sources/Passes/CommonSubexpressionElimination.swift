@@ -6,7 +6,7 @@ import GraphIR
 /// equal `constant` nodes merge too. Autodiff makes many such copies: the same transposed weight or
 /// recomputed x̂ for several gradients, the ones and zeros each norm's VJP creates.
 public struct CommonSubexpressionElimination: Pass {
-    public let name = "cse"
+    public static let name = "cse"
     public let summary = "merge nodes that compute the same op on the same operands with the same attributes"
 
     public init() {}
@@ -15,7 +15,7 @@ public struct CommonSubexpressionElimination: Pass {
     /// always determine them from the operands alone (`constant`'s come from attributes, which are compared
     /// anyway; the key stays correct if an op ever has more freedom).
     struct Key: Hashable {
-        var op: String
+        var op: OpDefinition
         var operands: [ValueID]
         var attributes: Attributes
         var resultTypes: [TensorType]
@@ -29,7 +29,7 @@ public struct CommonSubexpressionElimination: Pass {
         let result = try GraphRewriter.rewrite(graph, pass: name) { r, node in
             var operands = node.operands
             if node.op.traits.contains(.commutative) { operands.sort() }
-            let key = Key(op: node.op.name, operands: operands, attributes: node.attributes, resultTypes: node.resultTypes,
+            let key = Key(op: node.op, operands: operands, attributes: node.attributes, resultTypes: node.resultTypes,
                           region: node.region)
             if let existing = seen[key] {
                 merged += 1

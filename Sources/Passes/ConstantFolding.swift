@@ -8,7 +8,7 @@ import GraphIR
 /// kernels and rounded to the result's dtype, so the folded graph computes exactly what the interpreter
 /// computed before. Results that are not finite are left alone: a `constant` cannot hold them.
 public struct ConstantFolding: Pass {
-    public let name = "constant-fold"
+    public static let name = "constant-fold"
     public let summary = "replace nodes of constant operands by constant nodes (splat results only)"
 
     /// Ops other than elementwise and layout ones are evaluated only when operands and result together have

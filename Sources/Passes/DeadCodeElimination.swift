@@ -4,7 +4,7 @@ import GraphIR
 /// respect to an image input, which its VJP rule emits but nothing uses). Arguments are kept: they are the
 /// graph's interface even when unused.
 public struct DeadCodeElimination: Pass {
-    public let name = "dce"
+    public static let name = "dce"
     public let summary = "remove nodes whose results no output depends on"
 
     public init() {}

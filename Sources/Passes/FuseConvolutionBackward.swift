@@ -7,21 +7,15 @@ import GraphIR
 /// both products in one BLAS phase while gy is in cache, and lets the data gradient's columns reuse the
 /// buffer the weight gradient's columns of x (or Winograd's transformed input) were written to.
 ///
-/// Matched: a data gradient (`conv2d_backward_input`, or a fused node of that kind) and a weight gradient
-/// (`conv2d_backward_weight`, or fused) reading the same gy, whose results have the shapes of the data
-/// gradient's weight and the weight gradient's input. The fused node takes the earlier one's place, so the
+/// Matched (`ConvolutionBackwardFusion.pairs`): a data gradient (`conv2d_backward_input`, plain or gathered)
+/// and a weight gradient (`conv2d_backward_weight`, plain or gathered) reading the same gy, whose results
+/// have the types of the data gradient's weight and the weight gradient's input. The fused node takes the earlier one's place, so the
 /// later one's operands (the weight, the forward input) must exist before it.
 public struct FuseConvolutionBackward: Pass {
-    public let name = "fuse-conv-backward"
+    public static let name = "fuse-conv-backward"
     public let summary = "pair a convolution's data and weight gradients into one kernel sharing its passes over gy"
 
     public init() {}
-
-    /// The gradient kind a node computes: its op, or a fused convolution chain's kind.
-    static func gradientKind(_ node: Node) -> String? {
-        let kind = node.region != nil ? node.attributes.string("kind") : node.op.name
-        return ["conv2d_backward_input", "conv2d_backward_weight"].contains(kind) ? kind : nil
-    }
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
         var readers = [[Int]](repeating: [], count: graph.values.count)
@@ -32,21 +26,16 @@ public struct FuseConvolutionBackward: Pass {
         }
 
         var fusions: [Int: Fusion] = [:], taken = Set<Int>()
-        for (d, data) in graph.nodes.enumerated() where Self.gradientKind(data) == "conv2d_backward_input" {
-            let gy = data.operands[0], weight = data.operands[1]
+        for (d, data) in graph.nodes.enumerated() where ConvolutionBackwardFusion.isDataGradient(data) {
+            let gy = data.operands[0]
             let partner = readers[gy.index].first { w in
-                let candidate = graph.nodes[w]
-                guard !taken.contains(w), Self.gradientKind(candidate) == "conv2d_backward_weight", candidate.operands.count == 2,
-                      candidate.operands[1] == gy, data.operands.count == 2 else { return false }
-                // Gradients of one convolution: gw shaped like the weight, gx like the forward input.
-                guard graph.type(of: candidate.results[0]) == graph.type(of: weight),
-                      graph.type(of: data.results[0]) == graph.type(of: candidate.operands[0]) else { return false }
+                guard !taken.contains(w), ConvolutionBackwardFusion.pairs(data, graph.nodes[w], in: graph) else { return false }
                 let (first, later) = (min(d, w), graph.nodes[max(d, w)])
                 return later.operands.allSatisfy { definedBefore($0, first) }
             }
             guard let w = partner else { continue }
             // Members data first, so the region's arguments are gy, w, x and its results gx, gw.
-            fusions[min(d, w)] = Fusion(kind: "conv2d_backward", members: [d, w],
+            fusions[min(d, w)] = Fusion(kind: .convolutionBackward, members: [d, w],
                                         exporting: [data.results[0], graph.nodes[w].results[0]])
             taken.formUnion([d, w])
             statistics["pairs"] += 1

@@ -8,12 +8,13 @@ import GraphIR
 /// sample for the layer norm) writes the normalised, scaled and shifted, activated, residual-added result:
 /// no separate statistics, normalisation and activation passes over memory.
 ///
-/// Matched: conv → [norm] → [activation] → [add with a same-shape tensor], at least one of them. Every
+/// Matched (`ConvolutionEpilogueFusion`): conv → [norm] → [activation] → [add with a same-shape tensor], at
+/// least one of them. Every
 /// intermediate another node still reads (the training step's backward reads the convolution's output and
 /// the norm's) stays a result of the fused node. The fused node takes the convolution's place, so an op
 /// joins only if its other operands (AdaIN's weights from the MLP, the residual) exist before it.
 public struct FuseConvolutionEpilogue: Pass {
-    public let name = "fuse-conv-epilogue"
+    public static let name = "fuse-conv-epilogue"
     public let summary = "fold a convolution's norm, activation and residual add into its kernel"
 
     public init() {}
@@ -29,8 +30,7 @@ public struct FuseConvolutionEpilogue: Pass {
 
         var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
         for (p, node) in graph.nodes.enumerated() {
-            let isConvolution = node.op.name == "conv2d" || (node.region != nil && node.attributes.string("kind") == "conv2d")
-            guard isConvolution else { continue }
+            guard ConvolutionEpilogueFusion.isConvolution(node) else { continue }
             let shape = graph.type(of: node.results[0]).shape
             var members = [p], last = node.results[0]
             // The first reader of `last` that `accepts` and whose other operands exist before the convolution.
@@ -45,10 +45,10 @@ public struct FuseConvolutionEpilogue: Pass {
                 return true
             }
             var folded: [String] = []
-            if follow({ FusionContract.epilogueNorms.contains($0.op.name) }) { folded.append("norms") }
-            if follow({ $0.op.traits.contains(.activation) && $0.operands.count == 1 }) { folded.append("activations") }
-            if follow({ $0.op.name == "add" && graph.type(of: $0.operands[1]).shape == shape
-                        && graph.type(of: $0.results[0]).shape == shape }) { folded.append("residual-adds") }
+            for step in ConvolutionEpilogueFusion.Step.allCases
+            where follow({ ConvolutionEpilogueFusion.accepts(step, $0, in: graph, convolutionShape: shape) }) {
+                folded.append(Self.statistic(step))
+            }
             guard members.count > 1 else { continue }
             // Values read outside the group stay results of the fused node.
             let inside = Set(members)
@@ -58,11 +58,20 @@ public struct FuseConvolutionEpilogue: Pass {
                     exporting.insert(r)
                 }
             }
-            fusions[p] = Fusion(kind: "conv2d_epilogue", members: members, exporting: exporting)
+            fusions[p] = Fusion(kind: .convolutionEpilogue, members: members, exporting: exporting)
             absorbed.formUnion(members.dropFirst())
             statistics["convolutions"] += 1
             folded.forEach { statistics[$0] += 1 }
         }
         return fusions.isEmpty ? graph : graph.fusing(fusions, absorbing: absorbed)
+    }
+
+    /// The statistics counter of the fused nodes that fold `step`.
+    static func statistic(_ step: ConvolutionEpilogueFusion.Step) -> String {
+        switch step {
+        case .norm: return "norms"
+        case .activation: return "activations"
+        case .residualAdd: return "residual-adds"
+        }
     }
 }

@@ -18,7 +18,7 @@ import GraphIR
 /// gradient's crop disappear. Large stride-1 planes keep the materialised pad, which the backend's shifted
 /// GEMMs read in place without any column copy.
 public struct FuseConvolutionInput: Pass {
-    public let name = "fuse-conv-input"
+    public static let name = "fuse-conv-input"
     public let summary = "fold nearest upsampling (and the pad after it) into convolutions and their gradients"
 
     public init() {}
@@ -35,8 +35,8 @@ public struct FuseConvolutionInput: Pass {
             node.operands.forEach { uses[$0.index] += 1; readers[$0.index].append(i) }
         }
         graph.outputs.forEach { uses[$0.value.index] += 2 }  // an output is never an intermediate
-        func producer(_ v: ValueID, _ op: String, singleUse: Bool = false) -> Int? {
-            guard case .node(let p, _) = graph.values[v.index].definition, graph.nodes[p].op.name == op,
+        func producer(_ v: ValueID, _ op: OpDefinition, singleUse: Bool = false) -> Int? {
+            guard case .node(let p, _) = graph.values[v.index].definition, graph.nodes[p].op === op,
                   !singleUse || uses[v.index] == 1 else { return nil }
             return p
         }
@@ -51,35 +51,39 @@ public struct FuseConvolutionInput: Pass {
         // Fused node kind and members (in graph order), by the node it replaces.
         var fusions: [Int: Fusion] = [:]
         var absorbed = Set<Int>()
+        typealias Role = GatheredConvolutionFusion.Role
+        let (upsample, pad) = Role.convolution.spatialOps, (upsampleGradient, padGradient) = Role.dataGradient.spatialOps
         for (i, node) in graph.nodes.enumerated() {
-            switch node.op.name {
-            case "conv2d", "conv2d_backward_weight":
+            switch Role(wrapping: node.op) {
+            case let role? where role != .dataGradient:
+                // Convolution or weight gradient: the chain ends in it, read from its input.
                 var chain = [i], v = node.operands[0]
-                if let pad = producer(v, "pad") { chain.insert(pad, at: 0); v = graph.nodes[pad].operands[0] }
-                if let up = producer(v, "upsample_nearest") {
+                if let p = producer(v, pad) { chain.insert(p, at: 0); v = graph.nodes[p].operands[0] }
+                if let up = producer(v, upsample) {
                     chain.insert(up, at: 0)
                 } else {
-                    let gy = node.op.name == "conv2d" ? node.results[0] : node.operands[1]
+                    let gy = role == .convolution ? node.results[0] : node.operands[1]
                     guard chain.count == 2, foldsPadAlone(node, gy: gy, paddedWidth: graph.type(of: node.operands[0]).shape[3]) else { continue }
                 }
-                fusions[i] = Fusion(kind: node.op.name, members: chain, exporting: [node.results[0]])
-                statistics[node.op.name == "conv2d" ? "convolutions" : "weight-gradients"] += 1
-            case "upsample_nearest_backward", "pad_backward":
+                fusions[i] = Fusion(kind: role.kind, members: chain, exporting: [node.results[0]])
+                statistics[role == .convolution ? "convolutions" : "weight-gradients"] += 1
+            case nil where node.op === upsampleGradient || node.op === padGradient:
+                // The data gradient's chain ends in the last gradient of a spatial op, read from the convolution's.
                 var chain = [i], v = node.operands[0]
-                if node.op.name == "upsample_nearest_backward", let pad = producer(v, "pad_backward", singleUse: true) {
-                    chain.insert(pad, at: 0)
-                    v = graph.nodes[pad].operands[0]
+                if node.op === upsampleGradient, let p = producer(v, padGradient, singleUse: true) {
+                    chain.insert(p, at: 0)
+                    v = graph.nodes[p].operands[0]
                 }
-                guard let conv = producer(v, "conv2d_backward_input", singleUse: true) else { continue }
-                if node.op.name == "pad_backward" {
+                guard let conv = producer(v, Role.dataGradient.op, singleUse: true) else { continue }
+                if node.op === padGradient {
                     // A pad_backward that an upsampling's gradient reads is folded from there.
                     if uses[node.results[0].index] == 1, let reader = readers[node.results[0].index].first,
-                       graph.nodes[reader].op.name == "upsample_nearest_backward" { continue }
+                       graph.nodes[reader].op === upsampleGradient { continue }
                     let gy = graph.nodes[conv].operands[0]
                     guard foldsPadAlone(graph.nodes[conv], gy: gy, paddedWidth: graph.nodes[conv].attributes.ints("input_shape")[3]) else { continue }
                 }
                 chain.insert(conv, at: 0)
-                fusions[i] = Fusion(kind: "conv2d_backward_input", members: chain, exporting: [node.results[0]])
+                fusions[i] = Fusion(kind: Role.dataGradient.kind, members: chain, exporting: [node.results[0]])
                 absorbed.formUnion(chain.dropLast())
                 statistics["input-gradients"] += 1
             default:

@@ -4,21 +4,15 @@ import GraphIR
 /// parameter, an activation's backward mask, a loss's arithmetic), which the backend turns into one loop:
 /// each operand element loaded once, intermediates in registers, one store per value used outside.
 ///
-/// Fusible: elementwise ops with one operand or NumPy broadcasting (not PReLU, whose slope follows the
-/// channel axis), all of the same result shape. Splat constants they use are copied into the region. A
+/// Fusible: pointwise ops (`OpDefinition.isPointwise`: elementwise with one operand or NumPy broadcasting,
+/// not PReLU, whose slope follows the channel axis), all of the same result shape. Splat constants they use are copied into the region. A
 /// group sits where its first node was, so a node may join only if its other operands exist by then; this
 /// keeps the graph acyclic without a reachability analysis.
 public struct FuseElementwise: Pass {
-    public let name = "fuse-elementwise"
+    public static let name = "fuse-elementwise"
     public let summary = "fuse chains of same-shape pointwise ops into one elementwise kernel"
 
     public init() {}
-
-    static func fusible(_ op: OpDefinition) -> Bool {
-        guard op.traits.contains(.elementwise), !op.traits.contains(.fused) else { return false }
-        if case .fixed(let names) = op.operands, names.count == 1 { return true }
-        return op.traits.contains(.broadcasting)
-    }
 
     struct Group {
         var shape: [Int]
@@ -52,7 +46,7 @@ public struct FuseElementwise: Pass {
             }
         }
 
-        for (i, node) in graph.nodes.enumerated() where FuseElementwise.fusible(node.op) && node.results.count == 1 {
+        for (i, node) in graph.nodes.enumerated() where node.op.isPointwise && node.results.count == 1 {
             let shape = graph.type(of: node.results[0]).shape
             var candidates: [Int] = []
             for v in node.operands {
@@ -105,7 +99,7 @@ public struct FuseElementwise: Pass {
 
         var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
         for g in fusedGroups {
-            fusions[groups[g].first] = Fusion(kind: "elementwise", members: groups[g].members, exporting: usedOutside,
+            fusions[groups[g].first] = Fusion(kind: .elementwise, members: groups[g].members, exporting: usedOutside,
                                               copyingConstants: isConstant)
             absorbed.formUnion(groups[g].members.filter { $0 != groups[g].first })
         }

@@ -6,12 +6,12 @@ import GraphIR
 /// The result is a fused node of kind `prologue` whose region holds the producer (a plain pointwise op or
 /// a `fuse-elementwise` node) and the consumer; the intermediate tensor is never written.
 ///
-/// Matched: the consumer's reduced operand (`reduce_sum`, `reduce_mean`, `global_avg_pool`) or upstream
-/// gradient (`instance_norm_backward`, `layer_norm_backward`, `batch_norm_backward`), produced by a
-/// single-result pointwise node that nothing else reads, whose operands have its shape or one element.
+/// Matched (`PrologueFusion`): the operand an op streams (a reduction's input, a norm gradient's upstream
+/// gradient; ops with the `streamsOperand` trait), produced by a single-result pointwise node that nothing
+/// else reads, whose operands have its shape or one element.
 /// Runs after `fuse-elementwise`, so a whole pointwise chain folds at once.
 public struct FusePrologue: Pass {
-    public let name = "fuse-prologue"
+    public static let name = "fuse-prologue"
     public let summary = "fold pointwise producers into the reductions and norm gradients that alone read them"
 
     public init() {}
@@ -22,16 +22,11 @@ public struct FusePrologue: Pass {
         graph.outputs.forEach { uses[$0.value.index] += 2 }
         var fusions: [Int: Fusion] = [:], absorbed = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
-            guard let k = FusionContract.prologueConsumers[node.op.name], k < node.operands.count else { continue }
+            guard let k = PrologueFusion.foldedOperand(of: node.op), k < node.operands.count else { continue }
             let v = node.operands[k]
-            guard uses[v.index] == 1, case .node(let p, _) = graph.values[v.index].definition, !absorbed.contains(p) else { continue }
-            let producer = graph.nodes[p]
-            let pointwise = producer.region.map { _ in producer.attributes.string("kind") == "elementwise" }
-                ?? (FuseElementwise.fusible(producer.op) && !producer.op.traits.contains(.constant))
-            let shape = graph.type(of: v).shape
-            guard pointwise, producer.results.count == 1,
-                  producer.operands.allSatisfy({ graph.type(of: $0).shape == shape || graph.type(of: $0).elementCount == 1 }) else { continue }
-            fusions[i] = Fusion(kind: "prologue", members: [p, i], exporting: [node.results[0]])
+            guard uses[v.index] == 1, case .node(let p, _) = graph.values[v.index].definition, !absorbed.contains(p),
+                  PrologueFusion.isPointwiseProducer(graph.nodes[p], in: graph) else { continue }
+            fusions[i] = Fusion(kind: .prologue, members: [p, i], exporting: [node.results[0]])
             absorbed.insert(p)
             statistics[node.op.traits.contains(.backward) ? "norm-gradients" : "reductions"] += 1
         }

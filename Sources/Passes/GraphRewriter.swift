@@ -60,7 +60,7 @@ final class GraphRewriter {
     func copy(_ node: RewriteCandidate) -> [ValueID] {
         origins.append(node.sourceIndex)
         if let region = node.region {
-            return graph.appendFusedNode(kind: node.attributes.string("kind"), operands: node.operands, region: region, location: node.location)
+            return graph.appendFusedNode(kind: FusionKind(of: node.attributes)!, operands: node.operands, region: region, location: node.location)
         }
         return graph.appendNode(op: node.op, operands: node.operands, attributes: node.attributes,
                                 resultTypes: node.resultTypes, location: node.location)

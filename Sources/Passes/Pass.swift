@@ -3,12 +3,17 @@ import GraphIR
 /// A graph transformation with a kebab-case name. The name drives `--passes`, `--disable-pass`,
 /// `--print-ir-after` and the statistics in build reports (MLIR's `Passes.td`).
 public protocol Pass {
-    /// The kebab-case name users type (`autodiff`, `adam`, `dce`, …).
-    var name: String { get }
+    /// The kebab-case name users type (`autodiff`, `adam`, `dce`, …), written once, by the pass type.
+    static var name: String { get }
     /// One line for `--help` and docs.
     var summary: String { get }
     /// Transforms `graph`; counts what it did in `statistics` (`statistics["nodes-removed"] += 3`).
     func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph
+}
+
+extension Pass {
+    /// The pass type's `name`.
+    public var name: String { Self.name }
 }
 
 /// Named counters a pass reports (printed in build reports as `pass: name = value`).

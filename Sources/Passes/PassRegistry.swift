@@ -11,27 +11,34 @@ public struct PassSettings: Sendable {
 
 /// Every pass by its kebab-case name, for `--passes LIST` and help texts.
 public enum PassRegistry {
+    /// A pass's name (its type's) and how to make one from the settings.
+    typealias Entry = (name: String, make: @Sendable (PassSettings) throws -> any Pass)
+
+    /// Every pass, in a sensible pipeline order.
+    static let entries: [Entry] = [
+        (Autodiff.name, { try Autodiff(matching: $0.wrt) }),
+        (AdamPass.name, { AdamPass(options: $0.adam) }),
+        (SGDPass.name, { SGDPass(options: $0.sgd) }),
+        (ConstantFolding.name, { _ in ConstantFolding() }),
+        (Canonicalize.name, { _ in Canonicalize() }),
+        (CommonSubexpressionElimination.name, { _ in CommonSubexpressionElimination() }),
+        (DeadCodeElimination.name, { _ in DeadCodeElimination() }),
+        (FuseConvolutionInput.name, { _ in FuseConvolutionInput() }),
+        (FuseConvolutionBackward.name, { _ in FuseConvolutionBackward() }),
+        (FuseConvolutionEpilogue.name, { _ in FuseConvolutionEpilogue() }),
+        (FuseElementwise.name, { _ in FuseElementwise() }),
+        (FusePrologue.name, { _ in FusePrologue() }),
+    ]
+
     /// The names `--passes` accepts, in a sensible pipeline order.
-    public static let names = ["autodiff", "adam", "sgd", "constant-fold", "canonicalize", "cse", "dce", "fuse-conv-input", "fuse-conv-backward", "fuse-conv-epilogue", "fuse-elementwise", "fuse-prologue"]
+    public static var names: [String] { entries.map(\.name) }
 
     /// The pass called `name`.
     public static func make(_ name: String, _ settings: PassSettings = PassSettings()) throws -> any Pass {
-        switch name {
-        case "autodiff": return try Autodiff(matching: settings.wrt)
-        case "adam": return AdamPass(options: settings.adam)
-        case "sgd": return SGDPass(options: settings.sgd)
-        case "constant-fold": return ConstantFolding()
-        case "canonicalize": return Canonicalize()
-        case "cse": return CommonSubexpressionElimination()
-        case "dce": return DeadCodeElimination()
-        case "fuse-conv-input": return FuseConvolutionInput()
-        case "fuse-conv-backward": return FuseConvolutionBackward()
-        case "fuse-conv-epilogue": return FuseConvolutionEpilogue()
-        case "fuse-elementwise": return FuseElementwise()
-        case "fuse-prologue": return FusePrologue()
-        default:
+        guard let entry = entries.first(where: { $0.name == name }) else {
             throw PassError(pass: name, "unknown pass (known: \(names.joined(separator: ", ")))")
         }
+        return try entry.make(settings)
     }
 
     /// The default pipeline of `munitc build`: the graph as given, or, for a training step, differentiate the
@@ -39,7 +46,7 @@ public enum PassRegistry {
     public static func defaultPipeline(train optimizer: String?, _ settings: PassSettings = PassSettings()) throws -> [any Pass] {
         var pipeline: [any Pass] = []
         if let optimizer {
-            pipeline.append(try make("autodiff", settings))  // gradients of the loss as IR: grad.<param>
+            pipeline.append(try Autodiff(matching: settings.wrt))  // gradients of the loss as IR: grad.<param>
             pipeline.append(try make(optimizer, settings))   // next.<param> and optimiser state updates
         }
         return pipeline + cleanupPipeline()
@@ -56,6 +63,17 @@ public enum PassRegistry {
             FusePrologue(),                     // those chains read only by a reduction or norm gradient → into it
             DeadCodeElimination(),              // constants copied into regions leave their originals unused
         ]
+    }
+
+    /// The names of `fusionPipeline`'s passes (what `disabling` may name).
+    public static var fusionPassNames: [String] { fusionPipeline().map(\.name) }
+
+    /// `graph` after the fusion pipeline, less the passes named in `disabled`: what the executing commands
+    /// and `Execution` run unless told not to fuse.
+    public static func fusing(_ graph: Graph, disabling disabled: Set<String> = []) throws -> Graph {
+        var manager = PassManager(pipeline: fusionPipeline())
+        manager.disabled = disabled
+        return try manager.run(graph).0
     }
 
     /// The clean-up passes every pipeline ends with (`munitc build` and the MUNIT step graphs), in order.

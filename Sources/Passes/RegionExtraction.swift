@@ -41,7 +41,7 @@ func makeRegion(members: [Int], of graph: Graph, exporting: Set<ValueID>, copyin
 /// no member reads another's result: the region lists them as given), the values used
 /// outside (`exporting`), and the constants to copy into the region rather than pass in.
 struct Fusion {
-    var kind: String
+    var kind: FusionKind
     var members: [Int]
     var exporting: Set<ValueID>
     var copyingConstants: (ValueID) -> Bool = { _ in false }

@@ -14,7 +14,7 @@ public struct SGDOptions: Sendable, Equatable {
 /// p ← p − lr·g. The momentum buffer (zero at the start, which makes the first step b = g as in PyTorch) is
 /// the non-trainable parameter `optimizer.momentum.<p>`; outputs `next.<name>`.
 public struct SGDPass: Pass {
-    public let name = "sgd"
+    public static let name = "sgd"
     public let summary = "append torch.optim.SGD's update of every differentiated parameter"
     public var options: SGDOptions
 

@@ -1,6 +1,7 @@
 import Foundation
 import GraphIR
 import LLVMBackend
+import Passes
 
 /// What a benchmark runs: graphs (one iteration runs them in order) and how to fill their arguments.
 struct BenchWorkload {
@@ -25,7 +26,7 @@ struct BenchWorkload {
     func job(fuse: Bool, disabling disabled: [String] = [], options: CompileOptions) throws -> BenchJob {
         var executables: [Executable] = []
         for graph in graphs {
-            let input = fuse ? try fused(graph, disabling: disabled) : graph
+            let input = fuse ? try PassRegistry.fusing(graph, disabling: Set(disabled)) : graph
             // Later steps share the earlier steps' parameter buffers: one copy of each parameter.
             do { executables.append(try Executable(graph: input, options: options, sharingArgumentsWith: executables)) } catch {
                 throw UserError("compiling '\(graph.name)': \(error)")

@@ -4,6 +4,8 @@ import GraphIR
 import LLVMBackend
 import Passes
 
+extension EmitKind: ExpressibleByArgument {}
+
 /// `munitc build FILE.graph [-O0|-O1|-O2|-O3] [--train adam|sgd] [--passes LIST] [--disable-pass NAME]
 /// [--print-ir-after NAME|all] [--emit graph|llvm|asm|obj] [-o|--output OUT] [--threads N]`
 struct Build: ParsableCommand {

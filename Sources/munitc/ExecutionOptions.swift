@@ -24,30 +24,24 @@ struct ExecutionOptions: ParsableArguments {
 
     var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads, targetCPU: targetCPU) }
 
+    /// The library's `Execution` these flags describe.
+    var execution: Execution {
+        Execution(backend: backend, fuse: !noFuse, disabledPasses: Set(disablePass), options: compileOptions)
+    }
+
     func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
-        let graph = noFuse ? graph : try fused(graph, disabling: disablePass)
-        do { return try backend.makeRunner(graph, options: compileOptions) } catch let error as BackendError {
+        do { return try execution.makeRunner(graph) } catch let error as BackendError {
             throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
         }
     }
 }
 
-extension EmitKind: ExpressibleByArgument {}
-
-/// `graph` after the fusion pipeline (what every executing command runs unless `--no-fuse`), less the
-/// passes named in `disabled` (`--disable-pass`).
-func fused(_ graph: GraphIR.Graph, disabling disabled: [String] = []) throws -> GraphIR.Graph {
-    var manager = PassManager(pipeline: PassRegistry.fusionPipeline())
-    manager.disabled = Set(disabled)
-    return try manager.run(graph).0
-}
-
 /// The passes `--disable-pass` may name on executing commands, for help texts.
-let fusionPassNames = PassRegistry.fusionPipeline().map(\.name).joined(separator: "|")
+let fusionPassNames = PassRegistry.fusionPassNames.joined(separator: "|")
 
 /// Rejects a `--disable-pass` that names no fusion pass.
 func validateFusionPasses(_ names: [String]) throws {
-    let known = PassRegistry.fusionPipeline().map(\.name)
+    let known = PassRegistry.fusionPassNames
     for name in names where !known.contains(name) {
         throw ValidationError("--disable-pass \(name): no fusion pass of that name (the fusion passes: \(known.joined(separator: ", ")))")
     }

@@ -12,6 +12,13 @@ import Testing
         #expect(unknown.isEmpty, "lowerings of ops that do not exist: \(unknown)")
     }
 
+    /// Fused regions compute pointwise ops in registers (elementwise loops, prologues, epilogues): every op
+    /// the fusion grammars call pointwise needs a scalar function, and nothing else has one.
+    @Test func everyPointwiseOpHasAScalarFunction() {
+        let pointwise = Set(Ops.all.filter(\.isPointwise).map(\.name))
+        #expect(pointwise == Set(Lowerings.scalarFunctions.keys))
+    }
+
     /// Two identical relu nodes and one of another shape: two kernels, one deduplicated call.
     @Test func identicalKernelsCompileOnce() throws {
         let b = GraphBuilder(name: "dedup")

@@ -13,8 +13,8 @@ import Testing
         for pass in [FuseConvolutionInput(), FuseConvolutionBackward(), DeadCodeElimination()] as [any Pass] {
             fused = try pass.run(fused, statistics: &statistics)
         }
-        let kinds = fused.nodes.filter { $0.region != nil }.map { $0.attributes.string("kind") }
-        #expect(kinds.filter { $0 == "conv2d_backward" }.count == pairs, "every case's gradients pair: \(kinds)")
+        let kinds = fused.nodes.compactMap(\.fusionKind)
+        #expect(kinds.filter { $0 == .convolutionBackward }.count == pairs, "every case's gradients pair: \(kinds)")
         return fused
     }
 
@@ -79,8 +79,9 @@ import Testing
                                              source: { upsample ? try b.pad(b.upsampleNearest($0), mode: .reflect, [1, 1, 1, 1]) : $0 },
                                              sourceBackward: { upsample ? try b.upsampleNearestBackward(b.padBackward($0, mode: .reflect, [1, 1, 1, 1])) : $0 }))
             let fused = try Self.fuse(b.graph, expecting: 1)
-            let node = try #require(fused.nodes.first { $0.region != nil && $0.attributes.string("kind") == "conv2d_backward" })
-            switch try ConvolutionBackward(region: node.region!).path {
+            let node = try #require(fused.nodes.first { $0.fusionKind == .convolutionBackward })
+            guard case .convolutionBackward(let fusion)? = try node.fusedRegion() else { return "not matched" }
+            switch ConvolutionBackward(fusion).path {
             case .winograd: return "winograd"
             case .gathered: return "gathered"
             case .wideGrid: return "wide"

@@ -10,7 +10,7 @@ import Testing
     static func fuse(_ graph: Graph) throws -> Graph {
         var statistics = PassStatistics(), fused = graph
         for pass in PassRegistry.fusionPipeline() { fused = try pass.run(fused, statistics: &statistics) }
-        let epilogues = fused.nodes.filter { $0.region != nil && $0.attributes.string("kind") == "conv2d_epilogue" }
+        let epilogues = fused.nodes.filter { $0.fusionKind == .convolutionEpilogue }
         #expect(epilogues.count == 12, "every case's convolution takes its epilogue: \(statistics.counters)")
         return fused
     }

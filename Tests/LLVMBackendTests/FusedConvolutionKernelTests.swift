@@ -34,7 +34,7 @@ import Testing
     static func fuse(_ graph: Graph) throws -> Graph {
         var statistics = PassStatistics()
         let fused = try FuseConvolutionInput().run(graph, statistics: &statistics)
-        let kinds = fused.nodes.filter { $0.op.name == "fused" }.map { $0.attributes.string("kind") }
+        let kinds = fused.nodes.compactMap(\.fusionKind)
         #expect(kinds.count == 5 * chains.count, "every chain fuses (3 convolutions, 2 gradients): \(kinds)")
         return try DeadCodeElimination().run(fused, statistics: &statistics)
     }

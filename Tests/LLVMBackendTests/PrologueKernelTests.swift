@@ -11,7 +11,7 @@ import Testing
         for pass in [FuseElementwise(), FusePrologue(), DeadCodeElimination()] as [any Pass] {
             fused = try pass.run(fused, statistics: &statistics)
         }
-        let prologues = fused.nodes.filter { $0.region != nil && $0.attributes.string("kind") == "prologue" }
+        let prologues = fused.nodes.filter { $0.fusionKind == .prologue }
         #expect(prologues.count == 6, "every case's producer folds into its consumer: \(statistics.counters)")
         return fused
     }

@@ -50,8 +50,8 @@ import Testing
         #expect(pairStatistics["pairs"] == 1 && pairStatistics["gathered-pairs"] == 1)
         let paired = try parseGraph(text)
         #expect(printGraph(paired) == text, "nested regions round-trip through the text format")
-        let node = try #require(paired.nodes.first { $0.region != nil && $0.attributes.string("kind") == "conv2d_backward" })
-        #expect(node.region?.nodes.map { $0.attributes.string("kind") } == ["conv2d_backward_input", "conv2d_backward_weight"])
+        let node = try #require(paired.nodes.first { $0.fusionKind == .convolutionBackward })
+        #expect(node.region?.nodes.map(\.fusionKind) == [.gatheredDataGradient, .gatheredWeightGradient])
         try CleanupCheck.expectEquivalent(try parseGraph(FuseConvolutionInputTests.step), paired)
     }
 

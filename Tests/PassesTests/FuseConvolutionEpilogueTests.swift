@@ -103,7 +103,7 @@ import Testing
         let (text, _) = try CleanupCheck.run(FuseConvolutionEpilogue(), printGraph(folded))
         let fused = try parseGraph(text)
         #expect(printGraph(fused) == text, "nested regions round-trip through the text format")
-        let outer = try #require(fused.nodes.first { $0.region != nil && $0.attributes.string("kind") == "conv2d_epilogue" })
+        let outer = try #require(fused.nodes.first { $0.fusionKind == .convolutionEpilogue })
         #expect(outer.region?.nodes.first?.region?.nodes.map(\.op.name) == ["upsample_nearest", "pad", "conv2d"])
         try CleanupCheck.expectEquivalent(try parseGraph(input), fused)
     }

@@ -10,7 +10,7 @@ extension Ops {
         summary: "per sample and channel of x[N,C,H,W] over H·W: (x − mean) / √(var + eps), biased variance, no affine",
         operands: .fixed(["x"]),
         attributes: [epsAttribute],
-        traits: .normalization,
+        traits: [.normalization, .sampleStatistics],
         inferTypes: { types, _ throws(OpError) in [try imageInput(types, op: "instance_norm")] },
         kernel: { inputs, attrs, results in
             [normalizePlanes(inputs[0], eps: attrs.float("eps"), scale: nil, shift: nil, result: results[0])]
@@ -25,7 +25,7 @@ extension Ops {
             + "x̂ · weight[n,c] + bias[n,c] with weight[N,C], bias[N,C]",
         operands: .fixed(["x", "weight", "bias"]),
         attributes: [epsAttribute],
-        traits: .normalization,
+        traits: [.normalization, .sampleStatistics],
         inferTypes: { types, _ throws(OpError) in
             let x = try imageInput(types, op: "adain")
             try ShapeRules.requireShape(types[1], [x.shape[0], x.shape[1]], "weight [N, C]", op: "adain")
@@ -54,7 +54,7 @@ extension Ops {
             + "unbiased std (divides by count − 1), then gamma[c] · y + beta[c]; not PyTorch's nn.LayerNorm",
         operands: .fixed(["x", "gamma", "beta"]),
         attributes: [epsAttribute],
-        traits: .normalization,
+        traits: [.normalization, .sampleStatistics],
         inferTypes: { types, _ throws(OpError) in
             let op = "layer_norm"
             let dtype = try ShapeRules.commonDType(types, op: op)

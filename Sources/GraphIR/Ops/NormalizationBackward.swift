@@ -11,7 +11,7 @@ extension Ops {
             + "/ √(var + eps), statistics recomputed from x",
         operands: .fixed(["x", "gy"]),
         attributes: [epsAttribute],
-        traits: [.normalization, .backward],
+        traits: [.normalization, .backward, .streamsOperand],
         inferTypes: { types, _ throws(OpError) in [try normGradientInput(types, rank: 4, op: "instance_norm_backward")] },
         kernel: { inputs, attrs, results in
             let (x, gy) = (inputs[0].scalars, inputs[1].scalars)
@@ -32,7 +32,7 @@ extension Ops {
             + "with the unbiased σ; gx = (gy − mean(gy))/(σ + eps) − (x − mean)·Σ gy·(x − mean) / ((σ + eps)²·(n − 1)·σ)",
         operands: .fixed(["x", "gy"]),
         attributes: [epsAttribute],
-        traits: [.normalization, .backward],
+        traits: [.normalization, .backward, .streamsOperand],
         inferTypes: { types, _ throws(OpError) in
             let op = "layer_norm_backward"
             let x = try normGradientInput(types, rank: nil, op: op)
@@ -61,7 +61,7 @@ extension Ops {
             + "gx = (gy − mean(gy) − x̂·mean(gy·x̂)) / √(var + eps), statistics recomputed from x",
         operands: .fixed(["x", "gy"]),
         attributes: [epsAttribute],
-        traits: [.normalization, .backward],
+        traits: [.normalization, .backward, .streamsOperand],
         inferTypes: { types, _ throws(OpError) in
             let op = "batch_norm_backward"
             let x = try normGradientInput(types, rank: 4, op: op)

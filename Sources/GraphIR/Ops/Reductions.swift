@@ -13,7 +13,7 @@ extension Ops {
                 AttributeSpec("axes", .ints, check: Check.canonicalAxes),
                 AttributeSpec("keepdims", .bool, default: .bool(false)),
             ],
-            traits: .reduction,
+            traits: [.reduction, .streamsOperand],
             inferTypes: { types, attrs throws(OpError) in
                 try operands.require(types, op: name)
                 let x = types[0], axes = attrs.ints("axes")

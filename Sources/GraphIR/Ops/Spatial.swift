@@ -145,7 +145,7 @@ extension Ops {
         name: "global_avg_pool",
         summary: "mean of x[N,C,H,W] over H and W → [N,C,1,1]",
         operands: .fixed(["x"]),
-        traits: .spatial,
+        traits: [.spatial, .streamsOperand],
         inferTypes: { types, _ throws(OpError) in
             let x = try spatialInput(types, op: "global_avg_pool")
             return [TensorType(x.dtype, [x.shape[0], x.shape[1], 1, 1])]

@@ -303,7 +303,7 @@ private struct GraphParser {
 
         let values: [ValueID]
         if let region {
-            values = graph.appendFusedNode(kind: attributes.string("kind"), operands: operands, region: region, location: opLocation)
+            values = graph.appendFusedNode(kind: FusionKind(of: attributes)!, operands: operands, region: region, location: opLocation)
         } else {
             values = graph.appendNode(
                 op: op, operands: operands, attributes: attributes, resultTypes: types.map(\.0), location: opLocation)

@@ -1,76 +1,30 @@
 import GraphIR
 
-/// Fused nodes: the region's nodes evaluated per element inside one loop nest.
+/// Fused nodes: one switch over the kinds' descriptions (`FusedRegion`), each region read once, where its
+/// `LoweringInput` was made.
 extension Lowerings {
-    /// The fusion kinds the backend generates kernels for.
-    static let fusedKinds: Set<String> = FusedConvolutionChain.kinds.union(["elementwise", "conv2d_epilogue", "conv2d_backward", "prologue"])
-
     static let fused: [String: Lowering] = [
-        "fused": .kernel { input in
-            let kind = input.attributes.string("kind")
-            guard kind != "elementwise" else { return elementwiseRegionPlan(input) }
-            if kind == "prologue" {
-                guard let plan = (try? Prologue(region: input.region!))?.plan(input) else {
-                    preconditionFailure("fused node of kind '\(kind)' was not checked")
-                }
-                return plan
+        Ops.fused.name: .kernel { input in
+            switch input.fused {
+            case .elementwise(let fusion): return elementwiseRegionPlan(input, fusion)
+            case .prologue(let fusion): return Prologue(fusion).plan(input)
+            case .gatheredConvolution(let chain): return FusedConvolution.plan(input, FusedConvolutionChain(chain))
+            case .convolutionEpilogue(let fusion): return ConvolutionEpilogue(fusion).plan(input)
+            case .convolutionBackward(let fusion): return ConvolutionBackward(fusion).plan(input)
             }
-            if kind == "conv2d_epilogue" {
-                guard let plan = (try? ConvolutionEpilogue(region: input.region!))?.plan(input) else {
-                    preconditionFailure("fused node of kind '\(kind)' was not checked")
-                }
-                return plan
-            }
-            if kind == "conv2d_backward" {
-                guard let plan = (try? ConvolutionBackward(region: input.region!))?.plan(input) else {
-                    preconditionFailure("fused node of kind '\(kind)' was not checked")
-                }
-                return plan
-            }
-            // checkFused has parsed this region already.
-            guard let chain = try? FusedConvolutionChain(kind: kind, region: input.region!) else {
-                preconditionFailure("fused node of kind '\(kind)' was not checked")
-            }
-            return FusedConvolution.plan(input, chain)
         },
     ]
 
-    /// Rejects fused nodes this backend cannot generate, naming the reason.
+    /// Rejects fused nodes this backend cannot generate, naming the reason: a region its kind's grammar does
+    /// not match. (Every op a grammar admits has a kernel: `CompilerTests` checks the table.)
     static func checkFused(_ input: LoweringInput) throws(BackendError) {
-        guard input.op.traits.contains(.fused) else { return }
-        let kind = input.attributes.string("kind")
-        guard fusedKinds.contains(kind), let region = input.region else {
-            throw BackendError("the LLVM backend cannot generate fused nodes of kind '\(kind)' (it knows \(fusedKinds.sorted()))")
-        }
-        if kind == "conv2d_epilogue" {
-            _ = try ConvolutionEpilogue(region: region)
-            return
-        }
-        if kind == "prologue" {
-            _ = try Prologue(region: region)
-            return
-        }
-        if kind == "conv2d_backward" {
-            _ = try ConvolutionBackward(region: region)
-            return
-        }
-        if kind != "elementwise" {
-            _ = try FusedConvolutionChain(kind: kind, region: region)
-            return
-        }
-        for node in region.nodes where scalarFunctions[node.op.name] == nil && !node.op.traits.contains(.constant) {
-            throw BackendError("an elementwise fused node contains '\(node.op.name)', which is not a pointwise op")
-        }
-        if Set(input.results.map(\.shape)).count != 1 {
-            throw BackendError("an elementwise fused node's results must share one shape, got \(input.results.map(\.shape))")
-        }
+        if case .failure(let error)? = input.fusion { throw BackendError(error.message) }
     }
 
     /// One nest over the results' shape; operands read with broadcast strides; every region value a scalar
     /// in registers, rounded to its dtype as the unfused kernels round their stores.
-    static let elementwiseRegionPlan: @Sendable (LoweringInput) -> KernelPlan = { input in
-        let region = input.region!
-        let shape = input.results[0].shape
+    static func elementwiseRegionPlan(_ input: LoweringInput, _ fusion: ElementwiseFusion) -> KernelPlan {
+        let region = fusion.region, shape = fusion.shape
         let strides = input.operands.map { Strides.broadcast($0.shape, to: shape) } + input.results.map { _ in Strides.rowMajor(shape) }
         let nest = StridedNest(shape: shape, strides: strides)
         let operandCount = input.operands.count

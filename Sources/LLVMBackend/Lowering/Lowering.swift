@@ -8,16 +8,32 @@ struct LoweringInput {
     let results: [TensorType]
     /// A fused node's region.
     var region: Graph? = nil
+    /// A fused node's region as its kind's grammar reads it, matched once where the input is made (or why
+    /// it does not match, which `Lowerings.checkFused` reports).
+    var fusion: Result<FusedRegion, OpError>? = nil
 
     var result: TensorType { results[0] }
     var dtype: DType { results[0].dtype }
 }
 
 extension LoweringInput {
-    /// A node of `graph` (a fused node's region, or the graph being compiled) as a node of its own.
-    init(_ node: Node, in graph: Graph) {
+    /// A node of `graph` (a fused node's region, or the graph being compiled) as a node of its own; a fused
+    /// node's region read through its kind's grammar, or taken as `matched` when a parent's description
+    /// has read it already.
+    init(_ node: Node, in graph: Graph, matched: FusedRegion? = nil) {
         self.init(op: node.op, attributes: node.attributes, operands: node.operands.map { graph.type(of: $0) },
                   results: node.results.map { graph.type(of: $0) }, region: node.region)
+        if let matched {
+            fusion = .success(matched)
+        } else if node.region != nil {
+            fusion = Result { () throws(OpError) in try node.fusedRegion()! }
+        }
+    }
+
+    /// The fused node's description (`Lowerings.checkFused` has accepted it).
+    var fused: FusedRegion {
+        guard case .success(let description)? = fusion else { preconditionFailure("'\(op.name)' is not a checked fused node") }
+        return description
     }
 }
 
@@ -83,7 +99,7 @@ enum Lowering: Sendable {
 enum Lowerings {
     static let table: [String: Lowering] = {
         var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias]
-        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, fused] {
+        for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, convolution, fused] {
             table.merge(group) { _, _ in preconditionFailure("an op is lowered twice") }
         }
         return table

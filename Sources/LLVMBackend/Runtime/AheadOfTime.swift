@@ -1,6 +1,12 @@
 import Foundation
 import GraphIR
 
+/// What an ahead-of-time compile produces (`munitc build --emit`): the graph text (which the caller prints;
+/// the compile still runs for its report), optimised LLVM IR, assembly, or an object with its manifest.
+public enum EmitKind: String, CaseIterable, Sendable {
+    case graph, llvm, asm, obj
+}
+
 /// Ahead-of-time compilation: the optimised LLVM IR, host assembly, or a relocatable object with a
 /// manifest, so a step can be linked into another program. The object exports
 /// `void munitc_step(void **arguments, void *arena)`: `arguments` points at one buffer per graph argument

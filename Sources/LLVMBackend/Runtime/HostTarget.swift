@@ -1,11 +1,6 @@
 internal import CLLVM
 import Foundation
 
-/// What `--emit` writes.
-public enum EmitKind: String, CaseIterable, Sendable {
-    case graph, llvm, asm, obj
-}
-
 /// A target machine for the code-generation CPU (the host as LLVM sees it, so AVX2/FMA or AVX-512 as
 /// present, or a `TargetCPU` of a class the host can run) at an optimisation level: runs the new pass
 /// manager's pipeline and writes assembly or relocatable objects.

@@ -40,7 +40,7 @@ enum InPlace {
 
     /// Kernels that read each operand and write each result at the same element, once, in one pass.
     static func isPointwise(_ node: Node) -> Bool {
-        if let region = node.region { return node.attributes.string("kind") == "elementwise" && region.outputs.count >= 1 }
+        if let region = node.region { return node.fusionKind == .elementwise && region.outputs.count >= 1 }
         return Lowerings.scalarFunctions[node.op.name] != nil
     }
 }

@@ -27,11 +27,8 @@ struct WinogradConvolution: Equatable {
     var tiles: Int { n * tilesH * tilesW }
     var name: String { "winograd_\(padding)k3_s1_\(KernelName.shape([n, c, h, w]))_to\(o)" }
 
-    /// Channels below which the 16 products are too small to beat one im2col GEMM.
-    static let minimumChannels = 32
-
     /// A 3×3, stride-1 convolution reading its source through `rows` and `cols` (no upsampling), with enough
-    /// channels and tiles (`ConvolutionTuning`); nil otherwise.
+    /// channels (`minimumChannels`, in ConvolutionAlgorithm.swift) and tiles (`ConvolutionTuning`); nil otherwise.
     init?(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
         guard [rows, cols].allSatisfy({ $0.kernel == 3 && $0.stride == 1 && $0.scale == 1 }),
               c >= Self.minimumChannels, o >= Self.minimumChannels,

@@ -1,18 +1,6 @@
 import GraphIR
 import Passes
 
-/// Something that runs a step graph: the interpreter (`InterpreterRunner`) or the LLVM backend's `Executable`.
-public protocol StepRunner {
-    func run(_ inputs: [String: Tensor]) throws -> [String: Tensor]
-}
-
-/// Runs a graph on the reference interpreter.
-public struct InterpreterRunner: StepRunner {
-    public let interpreter: Interpreter
-    public init(graph: Graph) { interpreter = Interpreter(graph: graph) }
-    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] { try interpreter.run(inputs) }
-}
-
 /// One run of a training step graph, as replay and training both drive it: arguments from `state`
 /// (parameters, buffers, optimiser state), `optimizer.lr` and the 1-based `optimizer.step` from the
 /// schedule, every other argument from `input` (batches, style noise); afterwards each `next.X` output

@@ -11,52 +11,22 @@ import GraphIR
 /// Otherwise (a direct data gradient beside a wide-grid weight gradient, 1×1 convolutions) the two
 /// kernels' phases run one after the other in this kernel, gy still in cache.
 struct ConvolutionBackward {
-    /// The region's data gradient (gy, w → gx) and weight gradient (x, gy → gw), each plain or fused.
-    let data: Node, weight: Node
-    let region: Graph
+    let fusion: ConvolutionBackwardFusion
 
-    init(region: Graph) throws(BackendError) {
-        self.region = region
-        let nodes = region.nodes.filter { !$0.op.traits.contains(.constant) }
-        func kind(_ node: Node) -> String { node.region != nil ? node.attributes.string("kind") : node.op.name }
-        let args = region.arguments.map(\.value), outs = region.outputs.map(\.value)
-        guard nodes.count == 2, kind(nodes[0]) == "conv2d_backward_input", kind(nodes[1]) == "conv2d_backward_weight",
-              args.count == 3, nodes[0].operands == [args[0], args[1]], nodes[1].operands == [args[2], args[0]],
-              outs == [nodes[0].results[0], nodes[1].results[0]] else {
-            throw BackendError("a fused 'conv2d_backward' node must hold conv2d_backward_input(gy, w) then "
-                + "conv2d_backward_weight(x, gy) (plain or fused), with arguments gy, w, x and results gx, gw (got \(nodes.map(kind)))")
-        }
-        (data, weight) = (nodes[0], nodes[1])
-        try Lowerings.checkFused(dataInput)
-        try Lowerings.checkFused(weightInput)
+    init(_ fusion: ConvolutionBackwardFusion) { self.fusion = fusion }
+
+    /// Each gradient as a node of its own (a gathered chain's region already read).
+    var dataInput: LoweringInput {
+        LoweringInput(fusion.data, in: fusion.region, matched: fusion.dataChain.map { .gatheredConvolution($0) })
+    }
+    var weightInput: LoweringInput {
+        LoweringInput(fusion.weight, in: fusion.region, matched: fusion.weightChain.map { .gatheredConvolution($0) })
     }
 
-    var dataInput: LoweringInput { LoweringInput(data, in: region) }
-    var weightInput: LoweringInput { LoweringInput(weight, in: region) }
-
-    /// How both gradients run: sharing gy's rearrangement, or one after the other.
+    /// How both gradients run: sharing gy's rearrangement, or one after the other (`path`, chosen in
+    /// ConvolutionAlgorithm.swift).
     enum Path {
         case winograd(WinogradConvolution), gathered(GatheredConvolution), wideGrid(ConvGeometry), im2col(ConvGeometry), sequence
-    }
-
-    var path: Path {
-        if data.region != nil && weight.region != nil {
-            guard let d = try? FusedConvolutionChain(kind: "conv2d_backward_input", region: data.region!),
-                  let w = try? FusedConvolutionChain(kind: "conv2d_backward_weight", region: weight.region!),
-                  d.geometry == w.geometry else { return .sequence }
-            return WinogradConvolution(d.geometry).map { .winograd($0) } ?? .gathered(d.geometry)
-        }
-        guard data.region == nil && weight.region == nil else { return .sequence }
-        let g = ConvGeometry(backwardInput: dataInput)
-        // Shared only where both gradients would take the same algorithm alone.
-        let algorithm = ConvolutionAlgorithm.forward(g)
-        guard g == ConvGeometry(backwardWeight: weightInput), algorithm == ConvolutionAlgorithm.weight(g), !g.isPointwise else { return .sequence }
-        switch algorithm {
-        case .winograd(let winograd): return .winograd(winograd)
-        case .wideGrid: return .wideGrid(g)
-        case .im2col: return .im2col(g)
-        case .direct: return .sequence
-        }
     }
 
     /// The kernel: one shared-gy plan where both gradients take the same path, else the two in sequence.
@@ -87,7 +57,7 @@ struct ConvolutionBackward {
     /// The data gradient's kernel then the weight gradient's, each on its own scratch.
     func sequence() -> KernelPlan {
         let lower = { (input: LoweringInput) -> KernelPlan in
-            guard case .kernel(let lower) = try? Lowerings.lowering(for: input.op) else { preconditionFailure("checked in init") }
+            guard case .kernel(let lower) = try? Lowerings.lowering(for: input.op) else { preconditionFailure("every convolution gradient has a kernel") }
             return lower(input)
         }
         let (dataPlan, weightPlan) = (lower(dataInput), lower(weightInput))

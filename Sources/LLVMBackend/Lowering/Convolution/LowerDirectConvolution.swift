@@ -4,8 +4,6 @@ import GraphIR
 /// make a GEMM with M or K of 3: too skinny for BLAS, and im2col would move far more memory than the
 /// arithmetic needs. These run as direct loops instead: every tap an axpy over a row, vectorised along it.
 enum DirectConvolution {
-    static let maximumChannels = 4
-
     /// Parallel over output rows (n, o, oy): y = bias + Σ_c,ky,kx w · shifted x.
     static func forward(_ input: LoweringInput, _ g: ConvGeometry) -> KernelPlan {
         let hasBias = input.operands.count == 3, y = input.operands.count

@@ -9,62 +9,36 @@ import GraphIR
 /// Where BLAS writes the output, the epilogue first takes the group's moments in a pass of its own. Values
 /// are rounded to their dtype where the unfused kernels store them.
 struct ConvolutionEpilogue {
-    let convolution: Node
-    let norm: Node?, activation: Node?, residualAdd: Node?
-    let region: Graph
+    let fusion: ConvolutionEpilogueFusion
 
-    init(region: Graph) throws(BackendError) {
-        self.region = region
-        var nodes = region.nodes[...]
-        let names = region.nodes.map(\.op.name)
-        func fail(_ why: String) -> BackendError {
-            BackendError("a fused 'conv2d_epilogue' node must hold a convolution, then [norm] [activation] [add]: \(why) (got \(names))")
-        }
-        guard let first = nodes.popFirst(),
-              first.op.name == "conv2d" || (first.region != nil && first.attributes.string("kind") == "conv2d") else {
-            throw fail("no convolution first")
-        }
-        convolution = first
-        // The convolution's operands are the region's first arguments, in order (the pass builds it so).
-        guard first.operands == region.arguments.prefix(first.operands.count).map(\.value) else { throw fail("convolution operands out of order") }
-        var previous = first.results[0]
-        func take(_ accepts: (Node) -> Bool) -> Node? {
-            guard let next = nodes.first, accepts(next), next.operands.first == previous else { return nil }
-            nodes.removeFirst()
-            previous = next.results[0]
-            return next
-        }
-        norm = take { FusionContract.epilogueNorms.contains($0.op.name) }
-        activation = take { $0.op.traits.contains(.activation) && $0.operands.count == 1 && Lowerings.scalarFunctions[$0.op.name] != nil }
-        let shape = region.type(of: first.results[0]).shape
-        residualAdd = take { $0.op.name == "add" && region.type(of: $0.operands[1]).shape == shape }
-        guard nodes.isEmpty else { throw fail("unexpected '\(nodes.first!.op.name)'") }
-        guard norm != nil || activation != nil || residualAdd != nil else { throw fail("nothing after the convolution") }
-        lowerConvolution = { _ in preconditionFailure("set below") }
-        try Lowerings.checkFused(convolutionInput)
-        guard case .kernel(let lower) = try Lowerings.lowering(for: first.op) else { throw fail("the convolution has no kernel") }
-        lowerConvolution = lower
-    }
+    init(_ fusion: ConvolutionEpilogueFusion) { self.fusion = fusion }
 
-    /// The region argument index of a value read from outside.
-    func argument(_ v: ValueID) -> Int { region.arguments.firstIndex { $0.value == v }! }
-    func output(_ v: ValueID) -> Int? { region.outputs.firstIndex { $0.value == v } }
+    var region: Graph { fusion.region }
+    var convolution: Node { fusion.convolution }
+    var norm: (node: Node, kind: ConvolutionEpilogueFusion.Norm)? { fusion.norm }
 
-    /// The convolution as a node of its own, and its lowering (checked in `init`).
+    /// The convolution as a node of its own (a gathered chain's region already read).
     var convolutionInput: LoweringInput {
-        LoweringInput(convolution, in: region)
+        LoweringInput(convolution, in: region, matched: fusion.gathered.map { .gatheredConvolution($0) })
     }
-    private var lowerConvolution: @Sendable (LoweringInput) -> KernelPlan
+
+    /// The kernel buffer of the fused node's result that stores `node`'s value, if anything reads it.
+    func stored(_ node: Node?, operands: Int) -> Int? {
+        node.flatMap { fusion.storedResult($0.results[0]) }.map { operands + $0 }
+    }
 
     func plan(_ input: LoweringInput) -> KernelPlan {
         let conv = convolution, convInput = convolutionInput
+        guard case .kernel(let lowerConvolution) = try? Lowerings.lowering(for: conv.op) else {
+            preconditionFailure("a convolution always has a kernel")
+        }
         let convPlan = lowerConvolution(convInput)
         let (operands, results) = (input.operands.count, input.results.count)
         let scratchBase = operands + results
         // The convolution's output: one of the fused node's results if something reads it, else scratch.
-        let y = output(conv.results[0]).map { operands + $0 } ?? scratchBase + convPlan.scratch.count
+        let y = stored(conv, operands: operands) ?? scratchBase + convPlan.scratch.count
         var scratch = convPlan.scratch
-        if output(conv.results[0]) == nil { scratch.append(convInput.result) }
+        if fusion.storedResult(conv.results[0]) == nil { scratch.append(convInput.result) }
         let k = conv.operands.count
         let map = Array(0..<k) + [y] + convPlan.scratch.indices.map { scratchBase + $0 }
         var phases = convPlan.phases.map { $0.remapped(map) }
@@ -73,7 +47,7 @@ struct ConvolutionEpilogue {
         // epilogue, and Σx, Σx² accumulate as the plane is written: the epilogue's pass normalises. The
         // layer norm's groups are samples: each plane's sums go to scratch, and the epilogue adds a sample's.
         let planes = NormGroups.planes(region.type(of: convolution.results[0]).shape).groups
-        let isLayerNorm = norm?.op.name == "layer_norm"
+        let isLayerNorm = norm?.kind.perSample == true
         if let last = phases.last, !last.usesBLAS, last.parallelCount == planes, !isLayerNorm {
             let observes = norm != nil && last.storesEachPlaneOnce
             let moments = ObservedMoments()
@@ -104,7 +78,7 @@ struct ConvolutionEpilogue {
         } else {
             phases.append(epiloguePhase(y: y, operands: operands, dtype: input.dtype, moments: .pass))
         }
-        let parts = [norm, activation, residualAdd].compactMap { $0?.op.name }
+        let parts = [norm?.node, fusion.activation, fusion.residualAdd].compactMap { $0?.op.name }
         return KernelPlan(name: convPlan.name + "_" + parts.joined(separator: "_"), scratch: scratch, phases: phases)
     }
 
@@ -136,15 +110,15 @@ struct ConvolutionEpilogue {
     /// each element through norm, activation and residual add.
     func epiloguePhase(y: Int, operands: Int, dtype: DType, moments source: MomentsSource) -> KernelPhase {
         let shape = region.type(of: convolution.results[0]).shape
-        let isLayerNorm = norm?.op.name == "layer_norm"
-        let groups = isLayerNorm ? NormGroups.samples(shape) : NormGroups.planes(shape)
-        let eps = norm?.attributes.float("eps") ?? 0
+        let normKind = norm?.kind
+        let groups = normKind?.perSample == true ? NormGroups.samples(shape) : NormGroups.planes(shape)
+        let eps = norm?.node.attributes.float("eps") ?? 0
         let channels = shape[1], plane = shape[2] * shape[3]
-        let normOut = norm.flatMap { output($0.results[0]) }.map { operands + $0 }
-        let activationOut = activation.flatMap { output($0.results[0]) }.map { operands + $0 }
-        let sumOut = residualAdd.flatMap { output($0.results[0]) }.map { operands + $0 }
-        let residual = residualAdd.map { argument($0.operands[1]) }
-        let affine = norm.flatMap { $0.operands.count == 3 ? (argument($0.operands[1]), argument($0.operands[2])) : nil }
+        let normOut = stored(norm?.node, operands: operands)
+        let activationOut = stored(fusion.activation, operands: operands)
+        let sumOut = stored(fusion.residualAdd, operands: operands)
+        let residual = fusion.residualAdd.map { fusion.argument($0.operands[1]) }
+        let activation = fusion.activation
         let activationFunction = activation.map { Lowerings.scalarFunctions[$0.op.name]! }
         let activationAttributes = activation?.attributes ?? [:]
 
@@ -166,7 +140,7 @@ struct ConvolutionEpilogue {
                 }
             }
             e.loop(e.begin, e.end) { g in
-                guard let norm else {
+                guard let normKind else {
                     groups.forEach(e, g) { finish($0, nil, nil) }
                     return
                 }
@@ -191,10 +165,10 @@ struct ConvolutionEpilogue {
                     }
                     (mean, squares) = fromSums(sum.value, sumOfSquares.value)
                 }
-                if isLayerNorm {
+                if case .layer(let gammaValue, let betaValue) = normKind {
                     // MUNIT's LayerNorm: unbiased std, eps added to it, per-channel gamma and beta.
                     let inv = 1.0 / (e.intrinsic("llvm.sqrt", [squares / Double(groups.count - 1)]) + eps)
-                    let (gamma, beta) = affine!
+                    let (gamma, beta) = (fusion.argument(gammaValue), fusion.argument(betaValue))
                     e.loop(channels) { c in
                         let scale = inv * e.convert(e.load(gamma, c), to: .f64)
                         let shift = e.convert(e.load(beta, c), to: .f64) - mean * scale
@@ -205,10 +179,10 @@ struct ConvolutionEpilogue {
                 }
                 var scale = 1.0 / e.intrinsic("llvm.sqrt", [squares / Double(groups.count) + eps])
                 var shift = -mean * scale
-                if norm.op.name == "adain", let (weight, bias) = affine {
-                    let w = e.convert(e.load(weight, g), to: .f64)
+                if case .adain(let weightValue, let biasValue) = normKind {
+                    let w = e.convert(e.load(fusion.argument(weightValue), g), to: .f64)
                     scale = scale * w
-                    shift = shift * w + e.convert(e.load(bias, g), to: .f64)
+                    shift = shift * w + e.convert(e.load(fusion.argument(biasValue), g), to: .f64)
                 }
                 groups.forEach(e, g) { finish($0, scale, shift) }
             }

@@ -10,17 +10,6 @@ import GraphIR
 /// kw − 1 columns short of the full wide grid: those are extra columns too, and the last tap's rows would
 /// otherwise run past the end of the input.
 enum WideGridConvolution {
-    /// Unpadded, stride 1, not 1×1, and a wide grid of at least `minimumColumns`: below that, nine skinny GEMMs
-    /// lose to one im2col GEMM (measured: 16×16 images at 256 channels lose, 32×32 win). Each tap's product
-    /// multiplies over the input channels, so an image's few channels (RGB into a 7×7) make every product
-    /// degenerate; one im2col GEMM over C·kh·kw = 147 rows runs near BLAS's peak instead.
-    static func applies(_ g: ConvGeometry) -> Bool {
-        g.stride == [1, 1] && g.pad.allSatisfy { $0 == 0 } && !g.isPointwise && wide(g) >= minimumColumns && g.c >= minimumChannels
-    }
-    static let minimumColumns = 1024
-    /// Input channels below which each tap's product is too thin (see `applies`).
-    static let minimumChannels = 16
-
     static func taps(_ g: ConvGeometry) -> Int { g.kh * g.kw }
     /// Columns of the wide grid.
     static func wide(_ g: ConvGeometry) -> Int { g.oh * g.w }

@@ -9,18 +9,17 @@ import GraphIR
 /// thread dispatches however many classes the borders make.
 enum FusedConvolution {
     static func plan(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
-        // A folded pad alone under a 3×3 stride-1 convolution: Winograd reads through it just as well.
-        if let winograd = WinogradConvolution(chain.geometry) {
-            switch chain.kind {
-            case .conv2d: return winograd.forward(dtype: input.dtype, hasBias: chain.hasBias)
-            case .conv2d_backward_input: return winograd.backwardInput(dtype: input.dtype)
-            case .conv2d_backward_weight: return winograd.backwardWeight(dtype: input.dtype)
+        if let winograd = ConvolutionAlgorithm.winograd(chain.geometry) {
+            switch chain.role {
+            case .convolution: return winograd.forward(dtype: input.dtype, hasBias: chain.hasBias)
+            case .dataGradient: return winograd.backwardInput(dtype: input.dtype)
+            case .weightGradient: return winograd.backwardWeight(dtype: input.dtype)
             }
         }
-        switch chain.kind {
-        case .conv2d: return forward(input, chain)
-        case .conv2d_backward_input: return backwardInput(input, chain)
-        case .conv2d_backward_weight: return backwardWeight(input, chain)
+        switch chain.role {
+        case .convolution: return forward(input, chain)
+        case .dataGradient: return backwardInput(input, chain)
+        case .weightGradient: return backwardWeight(input, chain)
         }
     }
 

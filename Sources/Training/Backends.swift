@@ -1,6 +1,19 @@
 import GraphIR
 import LLVMBackend
 
+/// The backends that run graphs, and the choice between them. Something that runs a step graph: the
+/// interpreter (`InterpreterRunner`) or the LLVM backend's `Executable`.
+public protocol StepRunner {
+    func run(_ inputs: [String: Tensor]) throws -> [String: Tensor]
+}
+
+/// Runs a graph on the reference interpreter.
+public struct InterpreterRunner: StepRunner {
+    public let interpreter: Interpreter
+    public init(graph: Graph) { interpreter = Interpreter(graph: graph) }
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] { try interpreter.run(inputs) }
+}
+
 /// Compiled kernels run a step exactly as the interpreter does: arguments by name in, outputs by name out.
 extension Executable: StepRunner {}
 
