@@ -106,6 +106,9 @@ public final class Trainer {
         if resident != nil {
             // The compiled steps hold the state now; a copy here would double the parameters' memory.
             hostState = [:]
+            // Give the heap that compiling and the float64 tensors grew back to the system: the arena is
+            // a mapping of its own and cannot reuse it.
+            ProcessMemory.returnFreedHeap()
         } else {
             // Adam's moments start at zero.
             for (name, type) in moments where hostState[name] == nil { hostState[name] = Tensor.zeros(type) }

@@ -51,6 +51,7 @@ struct Bench: ParsableCommand {
             main.machine = machine
             guard compareUnfused else {
                 workload.release()
+                ProcessMemory.returnFreedHeap()
                 let result = try main.measure(iterations: iters)
                 print(json ? result.json(top: top) : result.text(top: top))
                 return
@@ -58,6 +59,7 @@ struct Bench: ParsableCommand {
             // Agreement first, while both start from the same arguments (timing feeds updates back).
             let unfused = try workload.job(fuse: false, options: options)
             workload.release()
+            ProcessMemory.returnFreedHeap()
             let (agreement, worstOutput) = try BenchJob.worstDifference(main, unfused)
             let results = try BenchJob.measure([main, unfused], iterations: iters)
             let (result, baseline) = (results[0], results[1])

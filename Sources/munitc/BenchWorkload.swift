@@ -24,6 +24,9 @@ struct BenchWorkload {
 
     /// Compiles the graphs (after the fusion pipeline when `fuse`) and binds the starting arguments.
     func job(fuse: Bool, disabling disabled: [String] = [], options: CompileOptions) throws -> BenchJob {
+        var options = options
+        // A training iteration writes its updates over the parameters and moments, as `munitc train` does.
+        options.updatesArgumentsInPlace = feedsBack
         var executables: [Executable] = []
         for graph in graphs {
             let input = fuse ? try PassRegistry.fusing(graph, disabling: Set(disabled)) : graph
@@ -32,6 +35,8 @@ struct BenchWorkload {
                 throw UserError("compiling '\(graph.name)': \(error)")
             }
         }
+        // The steps run one after another: one arena, the largest step's (as `munitc train` runs them).
+        for executable in executables.dropFirst() { try executable.shareStorage(with: executables[0]) }
         for executable in executables {
             for argument in executable.graph.arguments {
                 var rng = SplitMix64(seed: argument.name.utf8.reduce(1469598103934665603) { ($0 ^ UInt64($1)) &* 1099511628211 })

@@ -29,7 +29,10 @@ struct ExecutionOptions: ParsableArguments {
         Execution(backend: backend, fuse: !noFuse, disabledPasses: Set(disablePass), options: compileOptions)
     }
 
-    func makeRunner(_ graph: GraphIR.Graph) throws -> any StepRunner {
+    /// `updatingArguments`: training steps write `next.X` over X (`CompileOptions.updatesArgumentsInPlace`).
+    func makeRunner(_ graph: GraphIR.Graph, updatingArguments: Bool = false) throws -> any StepRunner {
+        var execution = execution
+        execution.options.updatesArgumentsInPlace = updatingArguments
         do { return try execution.makeRunner(graph) } catch let error as BackendError {
             throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
         }

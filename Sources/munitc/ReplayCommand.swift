@@ -38,7 +38,7 @@ struct ReplayCommand: ParsableCommand {
                 disStep: try buildMUNITGraph(.disStep, config: settings, options: options),
                 genStep: try buildMUNITGraph(.genStep, config: settings, options: options),
                 learningRate: { settings.learningRate(iteration: $0) },
-                makeRunner: execution.makeRunner)
+                makeRunner: { try execution.makeRunner($0) })
             replay.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             let result = try replay.run(reference: recording)
             do { try SafetensorsFile(tensors: result.tensors).write(to: URL(fileURLWithPath: output)) } catch {

@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
                 try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
             } catch { throw UserError("\(folder.path): cannot write the output folder (\(error.localizedDescription))") }
             let trainer = try Trainer(config: settings, output: TrainingOutput(folder: folder), seed: seed, maxIterations: maxIter,
-                                      resume: resume, makeRunner: execution.makeRunner)
+                                      resume: resume, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
             let interactive = isatty(2) != 0
             var lastLine = Date.distantPast
             trainer.progress = { line in

@@ -49,3 +49,15 @@ final class BufferStore {
         return base + page + (body - max(bytes, 1)) / 8 * 8
     }
 }
+
+/// The process's heap as the operating system sees it.
+public enum ProcessMemory {
+    /// Returns freed heap pages to the system (glibc's `malloc_trim`, looked up at run time; a no-op where
+    /// it is missing). Worth calling once after a burst of temporary allocations — compiling, float64
+    /// tensors — that the long-lived arena, a mapping of its own, can never reuse.
+    public static func returnFreedHeap() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let process = dlopen(nil, RTLD_NOW), let trim = dlsym(process, "malloc_trim") else { return }
+        _ = unsafeBitCast(trim, to: Trim.self)(0)
+    }
+}

@@ -188,7 +188,17 @@ public final class Executable: @unchecked Sendable {
         let value = graph.outputs[i].value
         let (from, to) = (graph.type(of: value), target.graph.type(of: target.graph.arguments[j].value))
         guard from == to else { throw BackendError("output '\(name)' is \(from) but argument '\(argument)' is \(to)") }
-        target.argumentBuffers[j].copyMemory(from: pointer(to: value), byteCount: from.byteCount)
+        let source = pointer(to: value)
+        // An update written over its own argument (`updatesArgumentsInPlace`) is already there.
+        guard source != target.argumentBuffers[j] else { return }
+        target.argumentBuffers[j].copyMemory(from: source, byteCount: from.byteCount)
+    }
+
+    /// The argument whose buffer an output is written into (an update written over its own argument,
+    /// `CompileOptions.updatesArgumentsInPlace`; feeding it back copies nothing), or nil.
+    public func argumentHolding(output name: String) -> String? {
+        guard let i = outputIndex[name], case .argument(let j) = locations[graph.outputs[i].value.index] else { return nil }
+        return graph.arguments[j].name
     }
 
     /// Whether `argument` of this executable and `other`'s argument of the same name are one buffer.

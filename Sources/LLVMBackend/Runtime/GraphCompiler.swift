@@ -20,6 +20,12 @@ public struct CompileOptions: Sendable {
     /// The fewest tiles for which 3×3 convolutions take Winograd, or nil for the target's default (128 for
     /// AVX-512 code, else none; see `ConvolutionTuning`). Tests set 0 to reach Winograd on small planes.
     public var winogradMinimumTiles: Int?
+    /// Write each output `next.X` straight over argument X where the node computing it is the last to read
+    /// X (an optimiser's update of a parameter or moment), instead of into the arena: feeding the update
+    /// back (`Executable.copyOutput`) then copies nothing, and the arena holds no second copy of the
+    /// parameters and moments. Running again from the same bound arguments then continues from the updated
+    /// values, which is what a training loop wants and a one-off run does not notice.
+    public var updatesArgumentsInPlace = false
 
     public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil,
                 winogradMinimumTiles: Int? = nil) {
@@ -112,7 +118,7 @@ final class GraphCompiler {
         for node in graph.nodes {
             if case .alias = try Lowerings.lowering(for: node.op) { aliasOf[node.results[0].index] = node.operands[0] }
         }
-        let inPlace = InPlace.pairs(graph, aliasOf: aliasOf)
+        let inPlace = InPlace.pairs(graph, aliasOf: aliasOf, updatingArguments: options.updatesArgumentsInPlace)
         var plans: [KernelPlan?] = []
         var symbols: [String: String] = [:]  // dedup key → symbol
         var usedSymbols = Set<String>()
