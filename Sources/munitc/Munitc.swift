@@ -19,6 +19,10 @@ struct Munitc: ParsableCommand {
             printVersion()
             return
         }
+        // A BLAS left on kernels below the CPU's class would make every command several times slower.
+        if let advice = BLASRuntime.ensureCPUKernels().advice {
+            FileHandle.standardError.write(Data("munitc: warning: \(advice)\n".utf8))
+        }
         main(nil)
     }
 
