@@ -28,8 +28,10 @@ final class HostTarget {
             LLVMDisposeMessage(message)
             throw BackendError("LLVM cannot target \(triple): \(text)")
         }
+        // -O3 optimises the IR fully; machine code generation stays at its default level, as the JIT's own
+        // target machine does (measured: cold compile of MUNIT's 64×64 steps 8.1–8.2 → 8.0 s, iterations alike).
         let level: LLVMCodeGenOptLevel = [LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
-                                          LLVMCodeGenLevelAggressive][min(max(optimizationLevel, 0), 3)]
+                                          LLVMCodeGenLevelDefault][min(max(optimizationLevel, 0), 3)]
         guard let machine = LLVMCreateTargetMachine(target, triple, cpuName, cpuFeatures, level, LLVMRelocPIC, LLVMCodeModelDefault) else {
             throw BackendError("LLVM could not create a target machine for \(triple) (\(cpuName))")
         }
