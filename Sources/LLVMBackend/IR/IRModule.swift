@@ -11,11 +11,9 @@ final class IRModule {
     /// Function attributes every kernel gets: the host CPU and its features, so that the optimiser's cost
     /// model and the code generator agree on the vector width.
     let cpuName: String, cpuFeatures: String
-    /// The vector width (bits) the optimiser should prefer, where it differs from LLVM's tuning for the CPU.
-    let preferredVectorBits: Int?
     private var tableCount = 0
 
-    init(name: String, cpuName: String, cpuFeatures: String, preferredVectorBits: Int? = nil) {
+    init(name: String, cpuName: String, cpuFeatures: String) {
         context = LLVMContextCreate()
         module = LLVMModuleCreateWithNameInContext(name, context)
         builder = LLVMCreateBuilderInContext(context)
@@ -28,7 +26,6 @@ final class IRModule {
         void = LLVMVoidTypeInContext(context)
         self.cpuName = cpuName
         self.cpuFeatures = cpuFeatures
-        self.preferredVectorBits = preferredVectorBits
     }
 
     deinit {
@@ -66,7 +63,6 @@ final class IRModule {
     func targetHost(_ function: LLVMValueRef) {
         addStringAttribute(function, "target-cpu", cpuName)
         addStringAttribute(function, "target-features", cpuFeatures)
-        if let preferredVectorBits { addStringAttribute(function, "prefer-vector-width", String(preferredVectorBits)) }
         addAttribute(function, index: UInt32(bitPattern: Int32(LLVMAttributeFunctionIndex)), "nounwind")
     }
 

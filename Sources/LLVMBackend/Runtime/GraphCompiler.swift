@@ -103,8 +103,7 @@ final class GraphCompiler {
         let target = try HostTarget(optimizationLevel: options.optimizationLevel, cpu: options.resolvedTargetCPU())
         self.target = target
         modules = (0..<max(1, partitions)).map { part in
-            IRModule(name: part == 0 ? graph.name : "\(graph.name).\(part)", cpuName: target.cpuName, cpuFeatures: target.cpuFeatures,
-                     preferredVectorBits: target.cpu.preferredVectorBits)
+            IRModule(name: part == 0 ? graph.name : "\(graph.name).\(part)", cpuName: target.cpuName, cpuFeatures: target.cpuFeatures)
         }
         let started = Date()
         try (options.winogradMinimumTiles.map { ConvolutionTuning(winogradMinimumTiles: $0) } ?? ConvolutionTuning(for: target.cpu))

@@ -14,12 +14,6 @@ public struct TargetCPU: Sendable, Equatable, CustomStringConvertible {
     /// True unless a CPU was named.
     public let isHost: Bool
 
-    /// The vector width the loop and SLP vectorisers should prefer, where munitc overrides LLVM's tuning
-    /// (`MUNITC_VECTOR_BITS`, for measuring); nil keeps LLVM's choice for the CPU.
-    public var preferredVectorBits: Int? {
-        ProcessInfo.processInfo.environment["MUNITC_VECTOR_BITS"].flatMap(Int.init)
-    }
-
     /// The environment variable that names a target CPU for every compile of the process.
     public static let environmentVariable = "MUNITC_TARGET_CPU"
 
