@@ -13,9 +13,11 @@ enum ConvolutionAlgorithm: Equatable {
         return WideGridConvolution.applies(g) ? .wideGrid : .im2col
     }
 
-    /// The weight gradient's: few output channels still favour the wide grid's GEMMs when it applies
-    /// (measured: 64→3, 7×7 on 64×64: 1.5 ms against 3.7 ms for the direct dot products).
+    /// The weight gradient's: few output channels take direct loops where every tap reads every column
+    /// (one pass per kernel row feeds all its sums), else the wide grid's GEMMs when it applies (measured:
+    /// 64→3, 7×7 on 64×64: 1.5 ms against 3.7 ms for per-tap direct dot products).
     static func weight(_ g: ConvGeometry) -> ConvolutionAlgorithm {
+        if g.o <= DirectConvolution.maximumChannels && DirectConvolution.tapsFitEveryColumn(g) { return .direct }
         if let winograd = WinogradConvolution(g) { return .winograd(winograd) }
         if WideGridConvolution.applies(g) { return .wideGrid }
         return g.o <= DirectConvolution.maximumChannels ? .direct : .im2col
