@@ -1,5 +1,4 @@
 internal import CLLVM
-internal import COpenBLAS
 
 /// Facts about the LLVM and BLAS libraries this build links against.
 public enum BackendInfo {
@@ -11,8 +10,5 @@ public enum BackendInfo {
     }
 
     /// OpenBLAS's build configuration string (library version, kernel, threading).
-    public static var blasConfiguration: String {
-        guard let config = openblas_get_config() else { return "unknown" }
-        return String(cString: config)
-    }
+    public static var blasConfiguration: String { BLASRuntime.status.configuration }
 }

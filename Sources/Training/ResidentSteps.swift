@@ -1,6 +1,5 @@
 import GraphIR
 import LLVMBackend
-import Passes
 
 /// Compiled training steps that hold the training state in their own buffers: parameters, buffers and
 /// optimiser state are bound once, shared by the dis step, the gen step and the sampler (one copy of each
@@ -62,11 +61,8 @@ final class ResidentSteps {
         let held = Set(names)
         for argument in step.graph.arguments where !held.contains(argument.name) {
             let type = step.graph.type(of: argument.value)
-            switch argument.name {
-            case OptimizerNames.learningRate: try step.setArgument(argument.name, Tensor(type, scalars: [learningRate]))
-            case OptimizerNames.step: try step.setArgument(argument.name, Tensor(type, scalars: [Double(stepNumber)]))
-            default: try step.setArgument(argument.name, try input(argument.name))
-            }
+            try step.setArgument(argument.name, try scheduledArgument(argument.name, type, learningRate: learningRate, step: stepNumber)
+                                 ?? input(argument.name))
         }
         step.execute()
         var losses: [String: Double] = [:]

@@ -12,13 +12,20 @@ public func runTrainingStep(
     var inputs: [String: Tensor] = [:]
     for argument in graph.arguments {
         let type = graph.type(of: argument.value)
-        switch argument.name {
-        case OptimizerNames.learningRate: inputs[argument.name] = Tensor(type, scalars: [learningRate])
-        case OptimizerNames.step: inputs[argument.name] = Tensor(type, scalars: [Double(step)])
-        default: inputs[argument.name] = try state[argument.name] ?? input(argument.name, type)
-        }
+        inputs[argument.name] = try scheduledArgument(argument.name, type, learningRate: learningRate, step: step)
+            ?? state[argument.name] ?? input(argument.name, type)
     }
     let outputs = try runner.run(inputs)
     for (name, t) in outputs where name.hasPrefix("next.") { state[String(name.dropFirst(5))] = t }
     return outputs
+}
+
+/// What the schedule gives a step's argument: `optimizer.lr`, and `optimizer.step` counted from 1; nil for
+/// every other argument.
+func scheduledArgument(_ name: String, _ type: TensorType, learningRate: Double, step: Int) -> Tensor? {
+    switch name {
+    case OptimizerNames.learningRate: Tensor(type, scalars: [learningRate])
+    case OptimizerNames.step: Tensor(type, scalars: [Double(step)])
+    default: nil
+    }
 }

@@ -30,13 +30,15 @@ struct BenchWorkload {
         var executables: [Executable] = []
         for graph in graphs {
             let input = fuse ? try PassRegistry.fusing(graph, disabling: Set(disabled)) : graph
-            // Later steps share the earlier steps' parameter buffers: one copy of each parameter.
-            do { executables.append(try Executable(graph: input, options: options, sharingArgumentsWith: executables)) } catch {
+            do { executables.append(try Executable(graph: input, options: options)) } catch {
                 throw UserError("compiling '\(graph.name)': \(error)")
             }
         }
-        // The steps run one after another: one arena, the largest step's (as `munitc train` runs them).
-        for executable in executables.dropFirst() { try executable.shareStorage(with: executables[0]) }
+        // The steps run one after another, as `munitc train` runs them: one copy of each parameter, one
+        // arena (the largest step's).
+        for (k, executable) in executables.enumerated().dropFirst() {
+            for earlier in executables[..<k] { try executable.shareStorage(with: earlier) }
+        }
         for executable in executables {
             for argument in executable.graph.arguments {
                 var rng = SplitMix64(seed: argument.name.utf8.reduce(1469598103934665603) { ($0 ^ UInt64($1)) &* 1099511628211 })

@@ -8,6 +8,8 @@ final class BufferStore {
     private var heap: [UnsafeMutableRawPointer] = []
     private var mappings: [(base: UnsafeMutableRawPointer, length: Int)] = []
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// Zeroed buffers from this size on are mapped rather than allocated and cleared.
+    private static let mappedBytes = 1 << 20
 
     init(guarded: Bool) { self.guarded = guarded }
 
@@ -20,7 +22,7 @@ final class BufferStore {
     func release(_ buffer: UnsafeMutableRawPointer) {
         if let i = heap.firstIndex(of: buffer) {
             heap.remove(at: i).deallocate()
-        } else if let i = mappings.firstIndex(where: { buffer > $0.base && buffer < $0.base + $0.length }) {
+        } else if let i = mappings.firstIndex(where: { buffer >= $0.base && buffer < $0.base + $0.length }) {
             munmap(mappings[i].base, mappings[i].length)
             mappings.remove(at: i)
         }
@@ -29,6 +31,16 @@ final class BufferStore {
     /// Memory for `bytes` bytes, zeroed unless `zeroed` is false: the arena is not, since every kernel writes
     /// before it reads, and pages never touched then never become resident.
     func allocate(_ bytes: Int, zeroed: Bool = true) throws(BackendError) -> UnsafeMutableRawPointer {
+        if !guarded && zeroed && bytes >= BufferStore.mappedBytes {
+            // Fresh anonymous pages read as zero and become resident only when written: a parameter buffer
+            // that `Executable.shareStorage` drops before anything writes it never costs memory.
+            let length = (bytes + BufferStore.page - 1) / BufferStore.page * BufferStore.page
+            guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+                throw BackendError("cannot map \(length) bytes for a buffer")
+            }
+            mappings.append((base, length))
+            return base
+        }
         guard guarded else {
             let size = MemoryPlan.aligned(bytes)
             let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryPlan.alignment)

@@ -51,13 +51,11 @@ public final class Executable: @unchecked Sendable {
     }
 
     /// Other executables whose argument buffers this one shares (kept alive while this one lives).
-    private var sharing: [Executable]
+    private var sharing: [Executable] = []
 
-    /// Compiles `graph`. Arguments with the name and type of an argument of one of `sharing` use that
-    /// buffer instead of their own: the steps of a training iteration then hold one copy of every parameter.
-    public init(graph: Graph, options: CompileOptions = CompileOptions(), sharingArgumentsWith sharing: [Executable] = []) throws(BackendError) {
+    /// Compiles `graph`, with buffers of its own (`shareStorage(with:)` shares them with other steps).
+    public init(graph: Graph, options: CompileOptions = CompileOptions()) throws(BackendError) {
         BLASRuntime.ensureCPUKernels()
-        self.sharing = sharing
         self.graph = graph
         self.options = options
         let compiler = try GraphCompiler(graph: graph, options: options, partitions: GraphCompiler.jitPartitions,
@@ -82,18 +80,8 @@ public final class Executable: @unchecked Sendable {
         let store = BufferStore(guarded: options.guardedBuffers)
         self.store = store
         var argumentBuffers: [UnsafeMutableRawPointer] = []
-        for argument in graph.arguments {
-            let type = graph.type(of: argument.value)
-            var shared: UnsafeMutableRawPointer?
-            for other in sharing where shared == nil {
-                if let j = other.argumentIndex[argument.name], other.graph.type(of: other.graph.arguments[j].value) == type {
-                    shared = other.argumentBuffers[j]
-                }
-            }
-            if let shared { argumentBuffers.append(shared) } else { argumentBuffers.append(try store.allocate(type.byteCount)) }
-        }
+        for argument in graph.arguments { argumentBuffers.append(try store.allocate(graph.type(of: argument.value).byteCount)) }
         self.argumentBuffers = argumentBuffers
-        for other in sharing { other.lendsStorage = true }
         // One arena, or in guarded mode one mapping per planned block.
         var arenaBlocks: [Int: UnsafeMutableRawPointer] = [:]
         if options.guardedBuffers {

@@ -14,8 +14,8 @@ public struct HostCPU: Sendable {
     /// The CPU this process runs on.
     public static let current: HostCPU = {
         LLVMInitializeNativeTarget()
-        let name = take(LLVMGetHostCPUName())
-        let featureString = take(LLVMGetHostCPUFeatures())
+        let name = llvmString(LLVMGetHostCPUName())
+        let featureString = llvmString(LLVMGetHostCPUFeatures())
         return HostCPU(name: name, featureString: featureString)
     }()
 
@@ -51,9 +51,10 @@ public struct HostCPU: Sendable {
         guard let ghz = HostCPU.reportedGHz else { return nil }
         return Double(threads * 2 * isa.floatLanes * 2) * ghz
     }
+}
 
-    static func take(_ raw: UnsafeMutablePointer<CChar>?) -> String {
-        defer { LLVMDisposeMessage(raw) }
-        return raw.map { String(cString: $0) } ?? ""
-    }
+/// A string LLVM allocated for the caller, copied and disposed of.
+func llvmString(_ raw: UnsafeMutablePointer<CChar>?) -> String {
+    defer { LLVMDisposeMessage(raw) }
+    return raw.map { String(cString: $0) } ?? ""
 }

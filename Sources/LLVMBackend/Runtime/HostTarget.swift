@@ -5,8 +5,10 @@ import Foundation
 /// present, or a `TargetCPU` of a class the host can run) at an optimisation level: runs the new pass
 /// manager's pipeline and writes assembly or relocatable objects.
 final class HostTarget {
-    let triple: String, cpuName: String, cpuFeatures: String
+    let triple: String
     let cpu: TargetCPU
+    var cpuName: String { cpu.name }
+    var cpuFeatures: String { cpu.featureString }
     let optimizationLevel: Int
     let machine: LLVMTargetMachineRef
 
@@ -16,10 +18,8 @@ final class HostTarget {
 
     init(optimizationLevel: Int, cpu: TargetCPU) throws(BackendError) {
         guard HostTarget.initialized else { throw BackendError("LLVM has no native target for this machine") }
-        triple = HostTarget.take(LLVMGetDefaultTargetTriple())
+        triple = llvmString(LLVMGetDefaultTargetTriple())
         self.cpu = cpu
-        cpuName = cpu.name
-        cpuFeatures = cpu.featureString
         self.optimizationLevel = optimizationLevel
         var target: LLVMTargetRef?
         var message: UnsafeMutablePointer<CChar>?
@@ -32,24 +32,20 @@ final class HostTarget {
         // target machine does (measured: cold compile of MUNIT's 64×64 steps 8.1–8.2 → 8.0 s, iterations alike).
         let level: LLVMCodeGenOptLevel = [LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
                                           LLVMCodeGenLevelDefault][min(max(optimizationLevel, 0), 3)]
-        guard let machine = LLVMCreateTargetMachine(target, triple, cpuName, cpuFeatures, level, LLVMRelocPIC, LLVMCodeModelDefault) else {
-            throw BackendError("LLVM could not create a target machine for \(triple) (\(cpuName))")
+        guard let machine = LLVMCreateTargetMachine(target, triple, cpu.name, cpu.featureString, level, LLVMRelocPIC, LLVMCodeModelDefault) else {
+            throw BackendError("LLVM could not create a target machine for \(triple) (\(cpu.name))")
         }
         self.machine = machine
     }
 
     deinit { LLVMDisposeTargetMachine(machine) }
 
-    private static func take(_ raw: UnsafeMutablePointer<CChar>?) -> String {
-        defer { LLVMDisposeMessage(raw) }
-        return raw.map { String(cString: $0) } ?? ""
-    }
 
     /// Sets the module's triple and data layout and runs `default<On>` with loop and SLP vectorisation.
     func optimize(_ ir: IRModule) throws(BackendError) {
         LLVMSetTarget(ir.module, triple)
         let layout = LLVMCreateTargetDataLayout(machine)
-        let layoutText = HostTarget.take(LLVMCopyStringRepOfTargetData(layout))
+        let layoutText = llvmString(LLVMCopyStringRepOfTargetData(layout))
         LLVMDisposeTargetData(layout)
         LLVMSetDataLayout(ir.module, layoutText)
         let options = LLVMCreatePassBuilderOptions()
