@@ -38,9 +38,14 @@ public enum ImageGrid {
 
     /// NVlabs `write_2images` → `__write_images`: concatenate the first `displayCount` images of each output
     /// (along N), `make_grid(nrow: displayCount, padding: 0, normalize: true)`, save as PNG (atomically).
-    public static func writeImages(_ outputs: [Tensor], displayCount: Int, to url: URL) throws {
-        let grid = make(concatenate(outputs, first: displayCount), nrow: displayCount)
-        try grid.writePNG(to: url)
+    /// Returns the PNG bytes written.
+    @discardableResult
+    public static func writeImages(_ outputs: [Tensor], displayCount: Int, to url: URL) throws -> Data {
+        let png = try make(concatenate(outputs, first: displayCount), nrow: displayCount).pngData(name: url.path)
+        do { try writeFileAtomically(png, to: url) } catch {
+            throw ImageError(path: url.path, reason: .writing, detail: "\(error)")
+        }
+        return png
     }
 
     /// The first `count` images of each tensor, stacked along N (all must share C, H, W).

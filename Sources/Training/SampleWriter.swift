@@ -43,7 +43,10 @@ final class SampleWriter {
     /// Every `image_save_iter` both the train and the test grids; every `image_display_iter` (`current`)
     /// only the train ones, as NVlabs' train.py.
     /// `state` nil: the runner is a compiled sampler that shares the training steps' parameter buffers.
-    func write(state: [String: Tensor]?, iteration: Int, current: Bool) throws {
+    /// Returns each grid's PNG under its TensorBoard tag (`gen_a2b_train`, …).
+    @discardableResult
+    func write(state: [String: Tensor]?, iteration: Int, current: Bool) throws -> [(tag: String, png: Data)] {
+        var grids: [(tag: String, png: Data)] = []
         for (tag, a, b) in display where !current || tag == "train" {
             var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
                                             MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
@@ -55,12 +58,13 @@ final class SampleWriter {
             let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
             for (direction, images) in [("a2b", a2b), ("b2a", b2a)] {
                 let url = output.images.appendingPathComponent("gen_\(direction)_\(name).png")
-                do { try ImageGrid.writeImages(images, displayCount: count, to: url) } catch {
+                do { grids.append(("gen_\(direction)_\(tag)", try ImageGrid.writeImages(images, displayCount: count, to: url))) } catch {
                     throw TrainingError("\(url.path): cannot write the sample grid (\(error))")
                 }
             }
         }
         try writeIndex()
+        return grids
     }
 
     /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound.
@@ -78,7 +82,8 @@ final class SampleWriter {
         return outputs
     }
 
-    /// `images/index.html`: the newest grids first, each with what its rows show.
+    /// `images/index.html`: the loss charts (from `log.jsonl`) beside the grids, newest first, each with
+    /// what its rows show. Rewritten after every grid and every log line.
     func writeIndex() throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: output.images.path)) ?? [])
             .filter { $0.hasSuffix(".png") }.sorted { a, b in
@@ -87,14 +92,18 @@ final class SampleWriter {
             }
         var html = """
             <!doctype html><html><head><meta charset="utf-8"><title>munitc samples</title>
-            <style>body{font-family:sans-serif;background:#222;color:#ddd} img{image-rendering:pixelated;max-width:100%;border:1px solid #555}</style>
+            <style>body{font-family:sans-serif;background:#222;color:#ddd;margin:12px} img{image-rendering:pixelated;max-width:100%;border:1px solid #555}
+            .page{display:flex;gap:16px;align-items:flex-start} .losses{flex:0 0 620px} .charts{display:flex;flex-wrap:wrap;gap:8px}
+            .grids{flex:1;min-width:0} h3{margin:8px 0 4px;font-size:14px}</style>
             </head><body><h1>munitc training samples</h1>
             <p>Each grid: row 1 the input images, row 2 their reconstructions, row 3 translations with fixed styles, row 4 with random styles.
             a2b grids translate domain A to B, b2a the other way; train and test display images.</p>
+            <div class="page"><div class="losses"><h2>Losses</h2>
+            \(LossCharts.html(log: output.log))</div><div class="grids"><h2>Samples</h2>
 
             """
         for file in files { html += "<h3>\(file)</h3><img src=\"\(file)\">\n" }
-        html += "</body></html>\n"
+        html += "</div></div></body></html>\n"
         do { try writeFileAtomically(Data(html.utf8), to: output.images.appendingPathComponent("index.html")) } catch {
             throw TrainingError("\(output.images.path)/index.html: cannot write (\(error))")
         }

@@ -4,13 +4,14 @@ import LLVMBackend
 import MUNITGraphs
 import Passes
 
-/// Where a training run writes: `config.yaml`, `log.jsonl`, `images/` (grids and `index.html`) and
-/// `checkpoints/`.
+/// Where a training run writes: `config.yaml`, `log.jsonl`, `logs/` (TensorBoard event files), `images/`
+/// (grids and `index.html`) and `checkpoints/`.
 public struct TrainingOutput: Sendable {
     public var folder: URL
     public var images: URL { folder.appendingPathComponent("images") }
     public var checkpoints: URL { folder.appendingPathComponent("checkpoints") }
     public var log: URL { folder.appendingPathComponent("log.jsonl") }
+    public var logs: URL { folder.appendingPathComponent("logs") }
     public init(folder: URL) { self.folder = folder }
 
     /// Creates the folders, or says which one cannot be made or written.
@@ -45,6 +46,7 @@ public final class Trainer {
     let disGraph: Graph, genGraph: Graph
     let samples: SampleWriter
     let checkpoints: CheckpointStore
+    let tensorBoard: TensorBoardLog
     /// Parameters, buffers and optimiser state by graph argument name (read out of the compiled steps'
     /// buffers when they hold it).
     public var state: [String: Tensor] {
@@ -79,6 +81,7 @@ public final class Trainer {
             try? FileManager.default.removeItem(at: output.log)
         }
         self.seed = seed
+        tensorBoard = try TensorBoardLog(folder: output.logs, resumeAt: resume ? iteration : nil, logInterval: config.logIter)
         source = try DataSource(config: config)
         let pipeline = ImagePipeline(cropWidth: config.cropImageWidth, cropHeight: config.cropImageHeight)
         for (key, size) in [("new_size", config.newSize), ("new_size_a", config.newSizeA), ("new_size_b", config.newSizeB)] {
@@ -179,18 +182,30 @@ public final class Trainer {
         else { try checkpoints.save(hostState, iteration: iteration, seed: seed) }
     }
 
-    /// Sample grids; compiled steps already share their parameters with the sampler.
+    /// Sample grids; compiled steps already share their parameters with the sampler. The numbered ones go
+    /// to TensorBoard's Images dashboard too.
     func writeSamples(current: Bool) throws {
-        try samples.write(state: resident == nil ? hostState : nil, iteration: iteration, current: current)
+        let grids = try samples.write(state: resident == nil ? hostState : nil, iteration: iteration, current: current)
+        if !current { for grid in grids { try tensorBoard.image(grid.tag, png: grid.png, step: iteration) } }
     }
 
+    /// One line of `log.jsonl`, the TensorBoard scalars (losses as NVlabs' `write_loss` names them,
+    /// `loss_<name>`, and `lr`), and the page's charts redrawn.
     func log(_ losses: [String: Double]) throws {
-        var entry: [String: Any] = ["iteration": iteration, "lr": config.learningRate(iteration: iteration - 1)]
+        let lr = config.learningRate(iteration: iteration - 1)
+        var entry: [String: Any] = ["iteration": iteration, "lr": lr]
         for (name, value) in losses { entry[name] = value }
-        let line = (try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) + Data("\n".utf8)
-        guard let handle = try? FileHandle(forWritingTo: output.log) else {
-            guard FileManager.default.createFile(atPath: output.log.path, contents: line) else {
-                throw TrainingError("\(output.log.path): cannot write the loss log")
+        var scalars = Dictionary(uniqueKeysWithValues: losses.map { ("loss_" + $0.key, $0.value) })
+        scalars["lr"] = lr
+        try tensorBoard.scalars(scalars, step: iteration)
+        try append((try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) + Data("\n".utf8), to: output.log)
+        try samples.writeIndex()
+    }
+
+    private func append(_ line: Data, to url: URL) throws {
+        guard let handle = try? FileHandle(forWritingTo: url) else {
+            guard FileManager.default.createFile(atPath: url.path, contents: line) else {
+                throw TrainingError("\(url.path): cannot write the loss log")
             }
             return
         }

@@ -63,6 +63,21 @@ import Testing
         #expect(log.last?.contains("\"iteration\":3") == true)
         let html = try String(contentsOf: out.appendingPathComponent("images/index.html"), encoding: .utf8)
         #expect(html.contains("gen_a2b_train_00000003.png"))
+        let events = try Self.events(out)
+        let tags = Set(events.flatMap { $0.values.map(\.tag) })
+        for tag in ["loss_gen_total", "loss_dis_total", "loss_gen_recon_x_a", "lr", "gen_a2b_train", "gen_b2a_test"] {
+            #expect(tags.contains(tag), "\(tag) in \(tags.sorted())")
+        }
+        #expect(Self.steps(events, tag: "loss_gen_total") == [2, 3])
+        #expect(Self.steps(events, tag: "gen_a2b_test") == [2, 3])
+    }
+
+    static func events(_ run: URL) throws -> [TensorBoardEvent] {
+        try TensorBoardLog.eventFiles(in: run.appendingPathComponent("logs")).flatMap { try TensorBoardLog.readEvents($0) }
+    }
+
+    static func steps(_ events: [TensorBoardEvent], tag: String) -> [Int64] {
+        events.filter { $0.values.contains { $0.tag == tag } }.map(\.step)
     }
 
     /// A run stopped after 2 iterations and resumed to 4 ends with the same bytes as one that ran 4.
@@ -92,6 +107,13 @@ import Testing
         _ = try Self.train(interrupted, maxIterations: 5, resume: true)
         #expect(try String(contentsOf: straight.appendingPathComponent("log.jsonl"), encoding: .utf8)
                  == String(contentsOf: interrupted.appendingPathComponent("log.jsonl"), encoding: .utf8))
+        // TensorBoard's curves too: the same steps, none twice, and the scalars equal.
+        let (a, b) = (try Self.events(straight), try Self.events(interrupted))
+        for tag in ["loss_gen_total", "lr"] { #expect(Self.steps(a, tag: tag) == Self.steps(b, tag: tag), "\(tag)") }
+        // The stopped run's last grid (3) stays, as its PNG does; none is written twice.
+        #expect(Self.steps(b, tag: "gen_a2b_train") == [2, 3, 4, 5])
+        let scalars = { (events: [TensorBoardEvent]) in events.flatMap(\.values).filter { $0.tag == "loss_dis_total" }.map { "\($0.value)" } }
+        #expect(scalars(a) == scalars(b) && scalars(a).count == 3)
     }
 
     /// `new_size_a` / `new_size_b` resize each domain when `new_size` is absent (NVlabs' list-file form).

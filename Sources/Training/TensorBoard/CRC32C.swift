@@ -1,0 +1,24 @@
+import Foundation
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum TFRecord frames carry.
+public enum CRC32C {
+    private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        return c
+    }
+
+    /// The CRC-32C of `bytes`.
+    public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+
+    /// TFRecord's masked form: a CRC of data that itself holds CRCs is rotated and offset, so that checksumming
+    /// a checksum does not give a degenerate value.
+    public static func masked<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        let crc = checksum(bytes)
+        return ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8
+    }
+}
