@@ -74,21 +74,27 @@ public struct VGG16 {
         try loadWeights(modelPath: config.vggModelPath ?? ".")
     }
 
-    /// Reads `<modelPath>/models/vgg16.safetensors` (PyTorch `Vgg16` names `conv1_1.weight`, …) and returns
-    /// the tensors under the graph's names (`vgg.conv1_1.weight`, …), shapes checked.
+    /// Reads `<modelPath>/models/vgg16.safetensors`, or NVlabs' `models/vgg16.weight` (the PyTorch `Vgg16`
+    /// state_dict, read by the restricted PyTorch reader), names `conv1_1.weight`, …, and returns the tensors
+    /// under the graph's names (`vgg.conv1_1.weight`, …), shapes checked.
     public static func loadWeights(modelPath: String) throws -> [String: Tensor] {
-        let url = URL(fileURLWithPath: modelPath).appendingPathComponent("models").appendingPathComponent("vgg16.safetensors")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights at '\(url.path)', which does not exist: convert "
-                + "NVlabs' models/vgg16.weight (a PyTorch Vgg16 state_dict) to safetensors with the same names "
-                + "(conv1_1.weight, conv1_1.bias, …) and put it there, or set vgg_model_path")
+        let models = URL(fileURLWithPath: modelPath).appendingPathComponent("models")
+        let (safetensors, pytorch) = (models.appendingPathComponent("vgg16.safetensors"), models.appendingPathComponent("vgg16.weight"))
+        let url: URL, tensors: [String: Tensor]
+        if FileManager.default.fileExists(atPath: safetensors.path) {
+            (url, tensors) = (safetensors, try SafetensorsFile.read(contentsOf: safetensors).tensors)
+        } else if FileManager.default.fileExists(atPath: pytorch.path) {
+            (url, tensors) = (pytorch, try PyTorchFile(contentsOf: pytorch).tensors())
+        } else {
+            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights at '\(pytorch.path)' (NVlabs' PyTorch Vgg16 state_dict) "
+                + "or '\(safetensors.path)' (the same names: conv1_1.weight, conv1_1.bias, …); neither exists: put one "
+                + "there, or set vgg_model_path")
         }
-        let file = try SafetensorsFile.read(contentsOf: url)
         var weights: [String: Tensor] = [:]
         for layer in layers {
             for (leaf, shape) in [("weight", [layer.output, layer.input, 3, 3]), ("bias", [layer.output])] {
                 let name = "\(layer.name).\(leaf)"
-                guard let tensor = file.tensors[name] else { throw MUNITGraphError("\(url.path): no tensor '\(name)'") }
+                guard let tensor = tensors[name] else { throw MUNITGraphError("\(url.path): no tensor '\(name)'") }
                 guard tensor.shape == shape else {
                     throw MUNITGraphError("\(url.path): '\(name)' has shape \(tensor.shape), VGG16 needs \(shape)")
                 }

@@ -68,9 +68,12 @@ public struct CheckpointStore {
     }
 
     /// The newest complete snapshot: its iteration, seed and the state it restores (nil when none exists).
-    public func latest() throws -> (iteration: Int, seed: UInt64, state: [String: Tensor])? {
+    /// A folder of NVlabs' `.pt` snapshots (no `optimizer.safetensors`) restores too, without a seed.
+    public func latest() throws -> (iteration: Int, seed: UInt64?, state: [String: Tensor])? {
         let optimizerURL = folder.appendingPathComponent(CheckpointStore.optimizerFile)
-        guard FileManager.default.fileExists(atPath: optimizerURL.path) else { return nil }
+        guard FileManager.default.fileExists(atPath: optimizerURL.path) else {
+            return try latestNVlabs().map { ($0.iteration, nil, $0.state) }
+        }
         var optimizer = try read(optimizerURL)
         guard let iteration = optimizer.removeValue(forKey: "iteration")?.scalars.first, iteration >= 0,
               let seedHalves = optimizer.removeValue(forKey: "seed")?.scalars, seedHalves.count == 2 else {
@@ -109,14 +112,19 @@ public struct CheckpointStore {
         return state
     }
 
+    /// A safetensors file, or a PyTorch one (`torch.save` of nested state dicts, keys joined with ".").
     func read(_ url: URL) throws -> [String: Tensor] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingError("\(url.path): the checkpoint file is missing") }
+        if PyTorchFile.looksLikePyTorch(url) {
+            do { return try PyTorchFile(contentsOf: url).tensors() } catch { throw TrainingError("\(error)") }
+        }
         do { return try SafetensorsFile.read(contentsOf: url).tensors } catch {
             throw TrainingError("\(url.path): cannot read the checkpoint (\(error))")
         }
     }
 
-    /// A generator file on its own (what `translate` takes): both generators' tensors, checked.
+    /// A generator file on its own (what `translate` takes, safetensors or NVlabs' `.pt`): both generators'
+    /// tensors, checked.
     public static func loadGenerators(_ url: URL, config: MUNITConfig) throws -> [String: Tensor] {
         let store = CheckpointStore(folder: url.deletingLastPathComponent(), config: config)
         return try restore(store.read(url), names: store.names(generators: true), file: url)

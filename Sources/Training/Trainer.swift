@@ -72,9 +72,11 @@ public final class Trainer {
         var restored: [String: Tensor]?
         if resume {
             guard let snapshot = try checkpoints.latest() else {
-                throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile))")
+                throw TrainingError("\(output.checkpoints.path): --resume found no checkpoint (no \(CheckpointStore.optimizerFile) "
+                    + "or NVlabs' \(CheckpointStore.nvlabsOptimizerFile))")
             }
-            (iteration, seed, restored) = (snapshot.iteration, snapshot.seed, snapshot.state)
+            // NVlabs' snapshots carry no seed: the run's own seed goes on.
+            (iteration, seed, restored) = (snapshot.iteration, snapshot.seed ?? seed, snapshot.state)
             try Trainer.truncateLog(output.log, after: snapshot.iteration, logInterval: config.logIter)
         } else {
             // A fresh run starts its own loss log (a resumed one appends to it).

@@ -8,7 +8,7 @@ struct Munitc: ParsableCommand {
         commandName: "munitc",
         abstract: "A compiler that trains MUNIT through LLVM.",
         discussion: "Graphs are text files (.graph); weights and tensors are safetensors files.",
-        subcommands: [Train.self, Translate.self, Dump.self, Run.self, Build.self, Bench.self, Gradcheck.self, Export.self, ReplayCommand.self])
+        subcommands: [Train.self, Translate.self, Import.self, Dump.self, Run.self, Build.self, Bench.self, Gradcheck.self, Export.self, ReplayCommand.self])
 
     /// munitc's release.
     static let version = "0.2.0"

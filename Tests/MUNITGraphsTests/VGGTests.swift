@@ -74,7 +74,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("munit-vgg-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect { try VGG16.loadWeights(modelPath: folder.path) } throws: { error in
-            "\(error)".contains("models/vgg16.safetensors") && "\(error)".contains("vgg_w")
+            "\(error)".contains("models/vgg16.safetensors") && "\(error)".contains("models/vgg16.weight") && "\(error)".contains("vgg_w")
         }
         let models = folder.appendingPathComponent("models")
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
@@ -83,5 +83,22 @@ import Testing
         #expect { try VGG16.loadWeights(modelPath: folder.path) } throws: { error in
             "\(error)".contains("'conv1_1.weight' has shape [64, 3, 5, 5], VGG16 needs [64, 3, 3, 3]")
         }
+    }
+
+    /// NVlabs' `models/vgg16.weight` (a legacy PyTorch state_dict) is read directly: conv1_1 loads, and the
+    /// fixture's missing conv1_2 is named with the file.
+    @Test func loaderReadsNVlabsPyTorchWeights() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("munit-vgg-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let models = folder.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/pytorch/vgg16_first_layer.weight")
+        try FileManager.default.copyItem(at: fixture, to: models.appendingPathComponent("vgg16.weight"))
+        #expect { try VGG16.loadWeights(modelPath: folder.path) } throws: { error in
+            "\(error)".contains("models/vgg16.weight: no tensor 'conv1_2.weight'")
+        }
+        let tensors = try PyTorchFile(contentsOf: models.appendingPathComponent("vgg16.weight")).tensors()
+        #expect(tensors["conv1_1.weight"]?.shape == [64, 3, 3, 3] && tensors["conv1_1.bias"]?.scalars[63] == 63)
     }
 }

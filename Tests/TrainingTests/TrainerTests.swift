@@ -116,6 +116,30 @@ import Testing
         #expect(scalars(a) == scalars(b) && scalars(a).count == 3)
     }
 
+    /// NVlabs' own checkpoint folder (scripts/make_nvlabs_fixtures.py: AdaINGen, MsImageDis and Adam after two
+    /// steps, gen in the legacy format, dis in the zip one): `--resume` restores parameters and Adam's moments
+    /// (state 0 of the gen_b half is gen_b's first parameter) and trains on.
+    @Test func resumesFromAnNVlabsCheckpointFolder() throws {
+        let out = Self.folder("nvlabs")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/nvlabs")
+        try FileManager.default.createDirectory(at: out.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+        for name in ["gen_00000002.pt", "dis_00000002.pt", "optimizer.pt"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(name), to: out.appendingPathComponent("checkpoints/\(name)"))
+        }
+        let trainer = try Trainer(config: Self.config(dataRoot: Self.data), output: TrainingOutput(folder: out), seed: 5,
+                                  maxIterations: 3, resume: true, makeRunner: { InterpreterRunner(graph: $0) })
+        #expect(trainer.iteration == 2 && trainer.seed == 5)
+        let state = try trainer.state
+        let first = "gen_b.enc_style.model.0.conv.weight"
+        #expect(Array(try #require(state[first]).scalars.prefix(3)) == [-0.07243718951940536, -0.028873803094029427, 0.04776403307914734])
+        #expect(Array(try #require(state["optimizer.m." + first]).scalars.prefix(3)) == [-0.0995313748717308, -0.06857967376708984, -0.7699276208877563])
+        #expect(Array(try #require(state["optimizer.v." + first]).scalars.prefix(3)) == [0.00011081732372986153, 0.0008848212310113013, 0.002562267240136862])
+        try trainer.train()
+        #expect(trainer.iteration == 3)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints/gen_00000003.safetensors").path))
+    }
+
     /// `new_size_a` / `new_size_b` resize each domain when `new_size` is absent (NVlabs' list-file form).
     @Test func perDomainNewSizes() throws {
         var config = try Self.config(dataRoot: Self.data, overrides: ["new_size_a": "16", "new_size_b": "20"])
