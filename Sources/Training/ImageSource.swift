@@ -21,7 +21,7 @@ public struct ImageList: Sendable {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// The images of `folder`, sorted by name (NVlabs' `ImageFolder` sorts too).
-    static func folder(_ folder: URL, name: String, channels: Int) throws -> ImageList {
+    public static func folder(_ folder: URL, name: String, channels: Int) throws -> ImageList {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TrainingError("\(folder.path): the \(name) image folder does not exist")

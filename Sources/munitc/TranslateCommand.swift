@@ -5,80 +5,81 @@ import ImageIO
 import MUNITGraphs
 import Training
 
-/// `munitc translate --config C.yaml --checkpoint CKPT --input IMG [--style IMG] [--num-style N] [--b2a] [--seed S] -o DIR`
+/// `munitc translate --config C.yaml --checkpoint CKPT --input IMG|DIR [--style IMG] [--num-style N]
+/// [--interpolate K] [--b2a] [--ema] [--seed S] -o DIR`
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Translate an image with a trained MUNIT (NVlabs' test.py).",
+        abstract: "Translate an image or a folder with a trained MUNIT (NVlabs' test.py and test_batch.py).",
         discussion: """
             The input's content (encoded by the source domain's generator) is decoded by the target domain's \
             generator with N random styles, or with the style of --style (encoded by the target's style \
-            encoder). The input is resized so its shorter side is new_size, as test.py does. Writes \
-            DIR/input.png and DIR/output000.png, output001.png, …
+            encoder), or with --interpolate K codes evenly between two random ones (or a random one and \
+            --style's). The input is resized so its shorter side is new_size, as test.py does. For an image, \
+            writes DIR/input.png and DIR/output000.png, output001.png, …; for a folder (test_batch.py), \
+            DIR/input_<name>.png and DIR/output_<name>_000.png, … for each image, and DIR/index.html showing \
+            them; an image that cannot be read is reported and skipped, and the exit status is then 1. \
+            The checkpoint is a munitc gen_%08d.safetensors or NVlabs' gen_%08d.pt.
             """)
 
     @Option(help: "The NVlabs MUNIT config the checkpoint was trained with.") var config: String
-    @Option(help: "A generator checkpoint (gen_%08d.safetensors).") var checkpoint: String
-    @Option(help: "The image to translate.") var input: String
+    @Option(help: "A generator checkpoint (gen_%08d.safetensors, or NVlabs' gen_%08d.pt).") var checkpoint: String
+    @Option(help: "The image to translate, or a folder of images.") var input: String
     @Option(help: "An image of the target domain whose style to use.") var style: String?
     @Option(help: "How many random styles (ignored with --style).") var numStyle = 10
+    @Option(help: "Write K outputs with style codes evenly between two codes (random, or random and --style's).") var interpolate: Int?
     @Flag(help: "Translate from domain B to A (default A to B).") var b2a = false
+    @Flag(help: "Use the generators' moving average: gen_ema_%08d beside the checkpoint.") var ema = false
     @Option(help: "The seed of the random styles.") var seed: UInt64 = 0
     @Option(name: [.short, .long], help: "The output folder.") var output: String
     @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
         if numStyle < 1 { throw ValidationError("--num-style must be at least 1, got \(numStyle)") }
+        if let interpolate, interpolate < 2 { throw ValidationError("--interpolate needs at least 2 outputs, got \(interpolate)") }
+    }
+
+    /// The generator file: the checkpoint, or with --ema its `gen_ema_` sibling.
+    var generatorFile: URL {
+        let url = URL(fileURLWithPath: checkpoint)
+        let name = url.lastPathComponent
+        guard ema, name.hasPrefix("gen_"), !name.hasPrefix("gen_ema_") else { return url }
+        return url.deletingLastPathComponent().appendingPathComponent("gen_ema_" + name.dropFirst(4))
     }
 
     func run() throws {
         try reportingErrors(file: config) {
             let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
-            let parameters = try CheckpointStore.loadGenerators(URL(fileURLWithPath: checkpoint), config: settings)
-            let (sourceDim, targetDim) = b2a ? (settings.inputDimB, settings.inputDimA) : (settings.inputDimA, settings.inputDimB)
-            let (sourceSize, targetSize) = b2a ? (settings.newSize ?? settings.newSizeB, settings.newSize ?? settings.newSizeA)
-                                               : (settings.newSize ?? settings.newSizeA, settings.newSize ?? settings.newSizeB)
-            let image = try prepare(input, channels: sourceDim, newSize: sourceSize)
-            let (h, w) = (image.shape[2], image.shape[3])
+            let file = generatorFile
+            if ema && !FileManager.default.fileExists(atPath: file.path) {
+                throw UserError("\(file.path): --ema needs the moving average's checkpoint (train with ema_beta in the config)")
+            }
+            let translator = Translator(settings: settings, parameters: try CheckpointStore.loadGenerators(file, config: settings),
+                                        b2a: b2a, execution: execution)
             let folder = URL(fileURLWithPath: output)
             do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
                 throw UserError("\(folder.path): cannot create the output folder (\(error.localizedDescription))")
             }
-            var styles: [Tensor]
-            if let style {
-                let styleImage = try prepare(style, channels: targetDim, newSize: targetSize)
-                let graph = try buildMUNITStyleGraph(config: settings, network: b2a ? .genA : .genB, batchSize: 1,
-                                                     height: styleImage.shape[2], width: styleImage.shape[3])
-                var inputs = [MUNITGraphNames.translateInput: styleImage]
-                for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = parameters[argument.name] }
-                styles = [try execution.makeRunner(graph).run(inputs)[MUNITSampleNames.style]!]
-            } else {
-                var rng = SplitMix64(seed: seed)
-                styles = (0..<numStyle).map { _ in DomainTensors.styles(count: 1, dim: settings.gen.styleDim, using: &rng) }
+            let fixedStyle = try style.map(translator.style(of:))
+            var rng = SplitMix64(seed: seed)
+            let styles = { (rng: inout SplitMix64) -> [Tensor] in
+                if let interpolate {
+                    let from = translator.randomStyles(1, using: &rng)[0]
+                    return Translator.interpolate(from: from, to: fixedStyle ?? translator.randomStyles(1, using: &rng)[0], count: interpolate)
+                }
+                return fixedStyle.map { [$0] } ?? translator.randomStyles(numStyle, using: &rng)
             }
-            let graph = try buildMUNITGraph(.translate, config: settings,
-                                            options: MUNITGraphOptions(direction: b2a ? .b2a : .a2b, batchSize: 1, height: h, width: w))
-            let runner = try execution.makeRunner(graph)
-            try write(image, to: folder.appendingPathComponent("input.png"))
-            for (j, s) in styles.enumerated() {
-                var inputs = [MUNITGraphNames.translateInput: image, MUNITGraphNames.translateStyle: s]
-                for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = parameters[argument.name] }
-                let out = try runner.run(inputs)[MUNITGraphNames.translated]!
-                try write(out, to: folder.appendingPathComponent(String(format: "output%03d.png", j)))
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: input, isDirectory: &isFolder), isFolder.boolValue {
+                try FolderTranslation(translator: translator, input: URL(fileURLWithPath: input), output: folder).run { styles(&rng) }
+                return
             }
-            print("wrote \(styles.count) translation\(styles.count == 1 ? "" : "s") of \(input) to \(folder.path)")
+            let image = try translator.source(input)
+            try Translator.write(image, to: folder.appendingPathComponent("input.png"))
+            let codes = styles(&rng)
+            for (j, s) in codes.enumerated() {
+                try Translator.write(try translator.translate(image, style: s), to: folder.appendingPathComponent(String(format: "output%03d.png", j)))
+            }
+            print("wrote \(codes.count) translation\(codes.count == 1 ? "" : "s") of \(input) to \(folder.path)")
         }
-    }
-
-    /// test.py's transform: shorter side to the domain's new size (when set), [−1, 1]; grayscale for
-    /// 1-channel domains.
-    func prepare(_ path: String, channels: Int, newSize: Int?) throws -> Tensor {
-        var image: RGBImage
-        do { image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path)) } catch { throw UserError("\(error)") }
-        if let newSize { image = image.resized(shorterSide: newSize) }
-        return DomainTensors.batch([image], channels: channels)
-    }
-
-    func write(_ t: Tensor, to url: URL) throws {
-        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(url.path): cannot write (\(error))") }
     }
 }
