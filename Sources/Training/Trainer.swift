@@ -101,6 +101,8 @@ public final class Trainer {
         samples = try SampleWriter(config: config, data: data, source: source, seed: seed, output: output, makeRunner: makeRunner)
         // Made after compiling, so LLVM's memory and these float64 tensors do not peak together.
         hostState = restored ?? initialMUNITParameters(config: config, seed: seed)
+        // VGG16 is loaded, never trained or checkpointed (NVlabs' vgg_model_path/models/vgg16.weight).
+        if config.vggW > 0 { hostState.merge(try VGG16.loadWeights(config: config)) { a, _ in a } }
         restored = nil
         let moments = [disGraph, genGraph].flatMap { graph in
             graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
