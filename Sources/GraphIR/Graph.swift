@@ -93,6 +93,13 @@ public struct Graph: Hashable, Sendable {
     public func argument(named name: String) -> GraphArgument? { arguments.first { $0.name == name } }
     public func output(named name: String) -> Output? { outputs.first { $0.name == name } }
 
+    /// The same graph with its arguments renamed (a sampler that reads the `ema.` copies of the weights).
+    public func renamingArguments(_ rename: (String) -> String) -> Graph {
+        var graph = self
+        for i in graph.arguments.indices { graph.arguments[i].name = rename(graph.arguments[i].name) }
+        return graph
+    }
+
     /// The loss output, if one is marked.
     public var lossOutput: Output? { outputs.first { $0.isLoss } }
 

@@ -89,6 +89,14 @@ public struct MUNITConfig: Sendable, Equatable {
     public var beta1: Double = 0.5
     public var beta2: Double = 0.999
     public var weightDecay: Double = 1e-4
+    /// `ema_beta`: the decay of the generators' moving average (imaginaire's `ModelAverage`); nil (the
+    /// key absent) keeps no average.
+    public var emaBeta: Double?
+    /// `ema_start_iter`: iterations before the average starts decaying (until then it copies the weights).
+    public var emaStartIter: Int = 0
+
+    /// The moving average's decay for 0-based iteration `k`: 0 (a copy) before `ema_start_iter`.
+    public func emaDecay(iteration k: Int) -> Double { k < emaStartIter ? 0 : emaBeta ?? 0 }
     /// The `init` key.
     public var initialization: Initialization = .kaiming
     public var lrPolicy: LearningRatePolicy = .step

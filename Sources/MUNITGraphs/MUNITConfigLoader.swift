@@ -55,6 +55,8 @@ private struct ConfigReader {
         c.beta1 = try top.required("beta1", number(minimum: 0, below: 1))
         c.beta2 = try top.required("beta2", number(minimum: 0, below: 1))
         c.weightDecay = try top.required("weight_decay", number(minimum: 0))
+        c.emaBeta = try top.optional("ema_beta", number(minimum: 0, below: 1))
+        c.emaStartIter = try top.optional("ema_start_iter", int(minimum: 0)) ?? 0
         c.initialization = try top.required("init", choice(MUNITConfig.Initialization.self))
         // NVlabs' get_scheduler treats a missing lr_policy as constant.
         c.lrPolicy = try top.optional("lr_policy", choice(MUNITConfig.LearningRatePolicy.self)) ?? .constant

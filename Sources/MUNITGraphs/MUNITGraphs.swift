@@ -75,7 +75,8 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
     case .disLoss: return try buildDisLossGraph(config, size)
     case .genLoss: return try buildGenLossGraph(config, size)
     case .disStep: return try trainingStep(buildDisLossGraph(config, size), config: config, name: "munit_dis_step")
-    case .genStep: return try trainingStep(buildGenLossGraph(config, size), config: config, name: "munit_gen_step")
+    case .genStep: return try trainingStep(buildGenLossGraph(config, size), config: config, name: "munit_gen_step",
+                                           average: config.emaBeta != nil)
     case .translate: return try buildTranslateGraph(config, size, direction: options.direction)
     }
 }
@@ -85,12 +86,14 @@ func adamOptions(_ config: MUNITConfig) -> AdamOptions {
     AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
 }
 
-/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update.
-func trainingStep(_ loss: Graph, config: MUNITConfig, name: String) throws -> Graph {
+/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update;
+/// with `average`, the parameters' moving average (`EMAPass`) after it.
+func trainingStep(_ loss: Graph, config: MUNITConfig, name: String, average: Bool = false) throws -> Graph {
     // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
     // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
     // frozen networks' inputs).
-    let manager = PassManager(pipeline: [Autodiff(), AdamPass(options: adamOptions(config))] + PassRegistry.cleanupPipeline())
+    let optimizer: [any Pass] = [Autodiff(), AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
+    let manager = PassManager(pipeline: optimizer + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
     step.name = name
     return step

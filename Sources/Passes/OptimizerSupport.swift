@@ -11,6 +11,10 @@ public enum OptimizerNames {
     public static func next(_ name: String) -> String { "next.\(name)" }
     /// An optimiser state buffer of a parameter (`optimizer.m.<p>`, `optimizer.v.<p>`, `optimizer.momentum.<p>`).
     public static func state(_ kind: String, _ parameter: String) -> String { "optimizer.\(kind).\(parameter)" }
+    /// The moving-average decay input of `EMAPass` (a scalar, so starting the average never recompiles).
+    public static let emaBeta = "ema.beta"
+    /// The moving average of a parameter (`ema.<p>`).
+    public static func ema(_ parameter: String) -> String { "ema.\(parameter)" }
 }
 
 /// The parameters that have a gradient output, paired with it: what an optimiser pass updates.

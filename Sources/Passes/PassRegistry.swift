@@ -19,6 +19,7 @@ public enum PassRegistry {
         (Autodiff.name, { try Autodiff(matching: $0.wrt) }),
         (AdamPass.name, { AdamPass(options: $0.adam) }),
         (SGDPass.name, { SGDPass(options: $0.sgd) }),
+        (EMAPass.name, { _ in EMAPass() }),
         (ConstantFolding.name, { _ in ConstantFolding() }),
         (Canonicalize.name, { _ in Canonicalize() }),
         (CommonSubexpressionElimination.name, { _ in CommonSubexpressionElimination() }),

@@ -1,11 +1,14 @@
 import Foundation
 import GraphIR
 import MUNITGraphs
+import Passes
 
 /// NVlabs' snapshots as safetensors in `DIR/checkpoints`: `gen_%08d.safetensors` and `dis_%08d.safetensors`
 /// (numbered by iterations done) hold both networks' whole `state_dict`, parameters and buffers, as
 /// `a.<name>` / `b.<name>` (strip the prefix and PyTorch's `AdaINGen` / `MsImageDis` load them strictly);
-/// `optimizer.safetensors` holds Adam's moments and the iteration it belongs to. All are written atomically,
+/// `optimizer.safetensors` holds Adam's moments and the iteration it belongs to; with `ema_beta`,
+/// `gen_ema_%08d.safetensors` holds the generators' moving average under the same names as `gen_*` (the
+/// buffers, which are not averaged, as they are). All are written atomically,
 /// the optimizer file last, so it always names a complete snapshot: resuming reads it first.
 public struct CheckpointStore {
     public let folder: URL
@@ -19,6 +22,7 @@ public struct CheckpointStore {
     public static let optimizerFile = "optimizer.safetensors"
     public static func generatorFile(_ iteration: Int) -> String { String(format: "gen_%08d.safetensors", iteration) }
     public static func discriminatorFile(_ iteration: Int) -> String { String(format: "dis_%08d.safetensors", iteration) }
+    public static func averageFile(_ iteration: Int) -> String { String(format: "gen_ema_%08d.safetensors", iteration) }
 
     /// `gen_a.x` → `a.x`, `dis_b.y` → `b.y`: the file's key of a trainer tensor.
     static func fileKey(_ name: String, _ network: MUNITNetwork) -> String {
@@ -52,6 +56,16 @@ public struct CheckpointStore {
             let file = folder.appendingPathComponent(generators ? CheckpointStore.generatorFile(iteration) : CheckpointStore.discriminatorFile(iteration))
             try write(to: file, types: stateName.mapValues { state.types[$0]! }) { try state.bytes(stateName[$0]!) }
         }
+        if state.types.keys.contains(where: { $0.hasPrefix(OptimizerNames.ema("")) }) {
+            var stateName: [String: String] = [:]
+            for entry in names(generators: true) {
+                let averaged = OptimizerNames.ema(entry.name), name = state.types[averaged] != nil ? averaged : entry.name
+                if state.types[name] != nil { stateName[CheckpointStore.fileKey(entry.name, entry.network)] = name }
+            }
+            try write(to: folder.appendingPathComponent(CheckpointStore.averageFile(iteration)), types: stateName.mapValues { state.types[$0]! }) {
+                try state.bytes(stateName[$0]!)
+            }
+        }
         // The iteration, and the seed as two exact 32-bit halves (a double holds 53 bits).
         let extra = ["iteration": Tensor(.f64, shape: [1], scalars: [Double(iteration)]),
                      "seed": Tensor(.f64, shape: [2], scalars: [Double(seed >> 32), Double(seed & 0xFFFF_FFFF)])]
@@ -83,6 +97,12 @@ public struct CheckpointStore {
         var state = optimizer
         state.merge(try load(generators: true, iteration: k)) { a, _ in a }
         state.merge(try load(generators: false, iteration: k)) { a, _ in a }
+        // The moving average's parameters (its buffers are the generators' own).
+        let averageURL = folder.appendingPathComponent(CheckpointStore.averageFile(k))
+        if FileManager.default.fileExists(atPath: averageURL.path) {
+            let average = try CheckpointStore.restore(read(averageURL), names: names(generators: true), file: averageURL)
+            for parameter in layout.parameters where average[parameter.name] != nil { state[OptimizerNames.ema(parameter.name)] = average[parameter.name] }
+        }
         return (k, UInt64(seedHalves[0]) << 32 | UInt64(seedHalves[1]), state)
     }
 

@@ -10,7 +10,9 @@ import LLVMBackend
 /// for NVlabs' 256×256 config that held the state three times over in float64 and every step's arena
 /// separately (7.2 GB peak against 2.9 GB for the same steps in `bench`).
 final class ResidentSteps {
-    let dis: Executable, gen: Executable, sample: Executable?
+    let dis: Executable, gen: Executable
+    /// The compiled samplers (the weights', and the moving average's when kept).
+    let samplers: [Executable]
     /// The names of the state the steps hold, in a fixed order.
     let names: [String]
     /// State no step reads (buffers the graphs do not use, e.g. running statistics): kept as it was, for
@@ -19,15 +21,17 @@ final class ResidentSteps {
 
     /// Nil unless both steps are compiled executables. `zeroed`: state that starts at zero (Adam's fresh
     /// moments), which argument buffers are when allocated: never made as tensors.
-    init?(dis: any StepRunner, gen: any StepRunner, sample: any StepRunner, state: [String: Tensor], zeroed: [String]) throws {
+    init?(dis: any StepRunner, gen: any StepRunner, samplers: [any StepRunner], state: [String: Tensor], zeroed: [String]) throws {
         guard let dis = dis as? Executable, let gen = gen as? Executable else { return nil }
-        (self.dis, self.gen, self.sample) = (dis, gen, sample as? Executable)
+        (self.dis, self.gen, self.samplers) = (dis, gen, samplers.compactMap { $0 as? Executable })
         try gen.shareStorage(with: dis)
-        try self.sample?.shareStorage(with: dis)
-        try self.sample?.shareStorage(with: gen)
+        for sampler in self.samplers {
+            try sampler.shareStorage(with: dis)
+            try sampler.shareStorage(with: gen)
+        }
         var names: [String] = [], unread: [String: Tensor] = [:]
         for (name, tensor) in state.sorted(by: { $0.key < $1.key }) {
-            let holders = [dis, gen, self.sample].compactMap { $0 }.filter { $0.hasArgument(name) }
+            let holders = ([dis, gen] + self.samplers).filter { $0.hasArgument(name) }
             if holders.isEmpty { unread[name] = tensor } else { names.append(name) }
             for executable in holders { try executable.setArgument(name, tensor) }
         }
@@ -54,14 +58,15 @@ final class ResidentSteps {
 
     private func holder(of name: String) -> Executable { dis.hasArgument(name) ? dis : gen }
 
-    /// Runs one step: binds the schedule's `optimizer.lr` and 1-based `optimizer.step` and, from `input`,
+    /// Runs one step: binds the schedule's `optimizer.lr`, 1-based `optimizer.step` and `ema.beta` and, from `input`,
     /// every other argument that is not state (batches, style noise); copies `next.X` over X; returns the
     /// losses (`loss.` outputs, without the prefix).
-    func run(_ step: Executable, learningRate: Double, step stepNumber: Int, input: (String) throws -> Tensor) throws -> [String: Double] {
+    func run(_ step: Executable, learningRate: Double, step stepNumber: Int, emaDecay: Double,
+             input: (String) throws -> Tensor) throws -> [String: Double] {
         let held = Set(names)
         for argument in step.graph.arguments where !held.contains(argument.name) {
             let type = step.graph.type(of: argument.value)
-            try step.setArgument(argument.name, try scheduledArgument(argument.name, type, learningRate: learningRate, step: stepNumber)
+            try step.setArgument(argument.name, try scheduledArgument(argument.name, type, learningRate: learningRate, step: stepNumber, emaDecay: emaDecay)
                                  ?? input(argument.name))
         }
         step.execute()

@@ -3,10 +3,12 @@ import GraphIR
 import ImageIO
 import LLVMBackend
 import MUNITGraphs
+import Passes
 
 /// NVlabs' `write_2images` for the train and test display images: `gen_a2b_<tag>.png` (x_a, its
 /// reconstruction, translations with a fixed and a random style) and `gen_b2a_<tag>.png`, tagged
-/// `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then `index.html` lists them.
+/// `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then `index.html` lists them. With
+/// `ema_beta` the test grids come from the generators' moving average (`ema.*`), as the page says.
 final class SampleWriter {
     let config: MUNITConfig
     let output: TrainingOutput
@@ -14,6 +16,10 @@ final class SampleWriter {
     let count: Int
     let runner: any StepRunner
     let graph: Graph
+    /// The sampler over the moving average's weights (`ema.<p>` arguments), when one is kept.
+    let average: (graph: Graph, runner: any StepRunner)?
+    /// Every sampler, for sharing the training steps' buffers.
+    var runners: [any StepRunner] { [runner] + (average.map { [$0.runner] } ?? []) }
     let display: [(tag: String, a: Tensor, b: Tensor)]
     let fixedA: Tensor, fixedB: Tensor
 
@@ -30,6 +36,13 @@ final class SampleWriter {
                     try data.display(source.testB, count: count, train: false, seed: seed))]
         graph = try buildMUNITSampleGraph(config: config, batchSize: count, height: config.cropImageHeight, width: config.cropImageWidth)
         runner = try makeRunner(graph)
+        if config.emaBeta != nil {
+            let averaged = Set(MUNITLayout(config: config).parameters.filter { $0.network == .genA || $0.network == .genB }.map(\.name))
+            let graph = graph.renamingArguments { averaged.contains($0) ? OptimizerNames.ema($0) : $0 }
+            average = (graph, try makeRunner(graph))
+        } else {
+            average = nil
+        }
         // NVlabs draws the fixed display styles once, when the trainer is made.
         fixedA = SampleWriter.styles(seed: seed, purpose: 1, iteration: 0, count: count, dim: config.gen.styleDim)
         fixedB = SampleWriter.styles(seed: seed, purpose: 2, iteration: 0, count: count, dim: config.gen.styleDim)
@@ -52,7 +65,7 @@ final class SampleWriter {
                                             MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
             inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
             inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
-            let out = try run(inputs, state: state)
+            let out = try run(inputs, state: state, averaged: tag == "test")
             let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
             let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(DomainTensors.rgb)
             let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
@@ -67,8 +80,10 @@ final class SampleWriter {
         return grids
     }
 
-    /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound.
-    private func run(_ inputs: [String: Tensor], state: [String: Tensor]?) throws -> [String: Tensor] {
+    /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound;
+    /// `averaged`: from the moving average's weights, when kept.
+    private func run(_ inputs: [String: Tensor], state: [String: Tensor]?, averaged: Bool) throws -> [String: Tensor] {
+        let (graph, runner) = averaged ? average ?? (self.graph, self.runner) : (self.graph, self.runner)
         if let state {
             var inputs = inputs
             for argument in graph.arguments where inputs[argument.name] == nil { inputs[argument.name] = state[argument.name] }
@@ -102,7 +117,10 @@ final class SampleWriter {
             \(LossCharts.html(log: output.log))</div><div class="grids"><h2>Samples</h2>
 
             """
-        for file in files { html += "<h3>\(file)</h3><img src=\"\(file)\">\n" }
+        for file in files {
+            let note = file.contains("_test_") ? config.emaBeta.map { " — moving average of the generators (ema_beta \($0))" } ?? "" : ""
+            html += "<h3>\(file)\(note)</h3><img src=\"\(file)\">\n"
+        }
         html += "</div></div></body></html>\n"
         do { try writeFileAtomically(Data(html.utf8), to: output.images.appendingPathComponent("index.html")) } catch {
             throw TrainingError("\(output.images.path)/index.html: cannot write (\(error))")

@@ -108,7 +108,11 @@ public final class Trainer {
             graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
                 .map { ($0.name, graph.type(of: $0.value)) }
         }
-        resident = try ResidentSteps(dis: disStep, gen: genStep, sample: samples.runner, state: hostState,
+        // The moving average starts as a copy of the weights (unless a checkpoint restored it).
+        for argument in genGraph.parameters where argument.name.hasPrefix(OptimizerNames.ema("")) && hostState[argument.name] == nil {
+            hostState[argument.name] = hostState[String(argument.name.dropFirst(OptimizerNames.ema("").count))]
+        }
+        resident = try ResidentSteps(dis: disStep, gen: genStep, samplers: samples.runners, state: hostState,
                                      zeroed: moments.map(\.0).filter { hostState[$0] == nil })
         if resident != nil {
             // The compiled steps hold the state now; a copy here would double the parameters' memory.
@@ -141,9 +145,11 @@ public final class Trainer {
             }
         }
         if let resident, let executable = step as? Executable {
-            return try resident.run(executable, learningRate: config.learningRate(iteration: k), step: k + 1, input: input)
+            return try resident.run(executable, learningRate: config.learningRate(iteration: k), step: k + 1,
+                                    emaDecay: config.emaDecay(iteration: k), input: input)
         }
-        let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1) { name, _ in
+        let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1,
+                                          emaDecay: config.emaDecay(iteration: k)) { name, _ in
             try input(name)
         }
         var losses: [String: Double] = [:]

@@ -91,6 +91,30 @@ func buildStep(_ graph: Graph, optimizer: any Pass) throws -> Graph {
         }
     }
 
+    /// EMA after SGD: β = 0 copies the new weights exactly; then ema ← β·ema + (1 − β)·w.
+    @Test func emaAveragesTheOptimisedParameters() throws {
+        let (step, _) = try PassManager(pipeline: [Autodiff(), SGDPass(options: SGDOptions()), EMAPass()]).run(try quadraticGraph(.f64))
+        #expect(step.argument(named: "ema.w")?.kind == .parameter(trainable: false))
+        #expect(step.argument(named: "ema.c") == nil, "inputs are not averaged")
+        var state: [String: Tensor] = [
+            "w": Tensor(.f64, shape: [3], scalars: w0), "c": Tensor(.f64, shape: [3], scalars: c),
+            "optimizer.lr": Tensor(.f64, shape: [], scalars: [0.1]), "ema.w": Tensor(.f64, shape: [3], scalars: [7, 7, 7]),
+        ]
+        var average: [Double] = []
+        for (t, beta) in [0.0, 0.9, 0.9].enumerated() {
+            state["ema.beta"] = Tensor(.f64, shape: [], scalars: [beta])
+            let out = try Interpreter(graph: step).run(state)
+            let w = out["next.w"]!.scalars
+            average = t == 0 ? w : zip(average, w).map { beta * $0 + (1 - beta) * $1 }
+            state["w"] = out["next.w"]
+            state["ema.w"] = out["next.ema.w"]
+            if t == 0 { #expect(out["next.ema.w"]!.scalars == w, "β = 0 copies bit for bit") }
+            for i in 0..<3 { #expect(Swift.abs(state["ema.w"]!.scalars[i] - average[i]) < 1e-12) }
+        }
+        var stats = PassStatistics()
+        #expect(throws: PassError.self) { try EMAPass().run(try quadraticGraph(.f64), statistics: &stats) }
+    }
+
     @Test func optimizerNeedsGradients() throws {
         var stats = PassStatistics()
         #expect(throws: PassError.self) { try AdamPass().run(try quadraticGraph(.f32), statistics: &stats) }

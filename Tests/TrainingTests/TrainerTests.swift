@@ -140,6 +140,30 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints/gen_00000003.safetensors").path))
     }
 
+    /// `ema_beta`: gen_ema_%08d holds the generators' moving average under gen_*'s names (buffers as they
+    /// are), and a resumed run restores it bit for bit.
+    @Test func movingAverageIsCheckpointedAndResumedBitForBit() throws {
+        let (straight, interrupted) = (Self.folder("ema-straight"), Self.folder("ema-interrupted"))
+        defer { for f in [straight, interrupted] { try? FileManager.default.removeItem(at: f) } }
+        let ema = ["ema_beta": "0.9", "ema_start_iter": "1"]
+        let trainer = try Self.train(straight, maxIterations: 4, overrides: ema)
+        _ = try Self.train(interrupted, maxIterations: 2, overrides: ema)
+        _ = try Self.train(interrupted, maxIterations: 4, resume: true, overrides: ema)
+        for file in ["gen_ema_00000004.safetensors", "gen_00000004.safetensors"] {
+            #expect(try Data(contentsOf: straight.appendingPathComponent("checkpoints/\(file)"))
+                    == Data(contentsOf: interrupted.appendingPathComponent("checkpoints/\(file)")), "\(file) differs")
+        }
+        let average = try SafetensorsFile.read(contentsOf: straight.appendingPathComponent("checkpoints/gen_ema_00000004.safetensors")).tensors
+        let weights = try SafetensorsFile.read(contentsOf: straight.appendingPathComponent("checkpoints/gen_00000004.safetensors")).tensors
+        #expect(Set(average.keys) == Set(weights.keys))
+        let name = try #require(weights.keys.sorted().first { $0.hasPrefix("a.dec.") && $0.hasSuffix("conv.weight") })
+        #expect(average[name] != weights[name], "the average lags the weights")
+        let state = try trainer.state
+        #expect(average[name]?.scalars == state["ema.gen_a." + name.dropFirst(2)]?.scalars)
+        let html = try String(contentsOf: straight.appendingPathComponent("images/index.html"), encoding: .utf8)
+        #expect(html.contains("gen_a2b_test_00000004.png — moving average of the generators (ema_beta 0.9)"))
+    }
+
     /// `new_size_a` / `new_size_b` resize each domain when `new_size` is absent (NVlabs' list-file form).
     @Test func perDomainNewSizes() throws {
         var config = try Self.config(dataRoot: Self.data, overrides: ["new_size_a": "16", "new_size_b": "20"])

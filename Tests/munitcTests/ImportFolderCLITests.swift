@@ -54,3 +54,28 @@ import TestSupport
         #expect(try Data(contentsOf: dir.appendingPathComponent("from-pt/output000.png")) != Data(contentsOf: dir.appendingPathComponent("from-pt/output003.png")))
     }
 }
+
+/// `ema_beta` on compiled steps: the average is checkpointed, resumed bit for bit, and `translate --ema` uses it.
+@Suite(.serialized) struct MovingAverageCLITests {
+    @Test func compiledStepsKeepAndResumeTheAverage() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TrainTranslateCLITests.makeData(dir.appendingPathComponent("data"))
+        let config = dir.appendingPathComponent("ema.yaml")
+        try TrainTranslateCLITests.tinyConfig(dataRoot: "data_root: data", extra: "ema_beta: 0.9\nema_start_iter: 1")
+            .write(to: config, atomically: true, encoding: .utf8)
+        for (out, iterations, resume) in [("straight", "4", false), ("stopped", "2", false), ("stopped", "4", true)] {
+            let r = try CLI.run(["train", "--config", config.path, "-o", out, "--max-iter", iterations, "--threads", "2"] + (resume ? ["--resume"] : []), in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let file = "checkpoints/gen_ema_00000004.safetensors"
+        #expect(try Data(contentsOf: dir.appendingPathComponent("straight/\(file)")) == Data(contentsOf: dir.appendingPathComponent("stopped/\(file)")))
+        let checkpoint = dir.appendingPathComponent("straight/checkpoints/gen_00000004.safetensors").path
+        for (flag, out) in [([] as [String], "plain"), (["--ema"], "ema")] {
+            let r = try CLI.run(["translate", "--config", config.path, "--checkpoint", checkpoint, "--input", "data/testA/0.png",
+                                 "--num-style", "1", "-o", out] + flag, in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try Data(contentsOf: dir.appendingPathComponent("plain/output000.png")) != Data(contentsOf: dir.appendingPathComponent("ema/output000.png")))
+    }
+}
