@@ -68,3 +68,9 @@ vgg = collections.OrderedDict()
 vgg["conv1_1.weight"] = torch.full((64, 3, 3, 3), 0.25)
 vgg["conv1_1.bias"] = torch.arange(64, dtype=torch.float32)
 torch.save(vgg, f"{out}/vgg16_first_layer.weight", _use_new_zipfile_serialization=False)
+
+# A one-element storage expanded (stride 0) to a million elements, and one storage shared by 300 tensors:
+# both would make a small file allocate far more than its size.
+torch.save({"w": torch.zeros(1).expand(10**6)}, f"{out}/expanded_zip.pt")
+shared = torch.zeros(64)
+torch.save({f"t{i}": shared for i in range(300)}, f"{out}/shared_zip.pt")

@@ -41,7 +41,7 @@ struct PyTorchFileTests {
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
-    @Test(arguments: ["state_zip_truncated.pt", "state_legacy_truncated.pt", "lying_size_legacy.pt"])
+    @Test(arguments: ["state_zip_truncated.pt", "state_legacy_truncated.pt", "lying_size_legacy.pt", "expanded_zip.pt", "shared_zip.pt"])
     func truncatedAndLyingFilesAreErrorsNamingTheFile(name: String) {
         let message = Self.refusal(name)
         #expect(message != "read" && message.contains(name), "\(message)")

@@ -120,6 +120,10 @@ public struct PyTorchFile {
         guard count == 0 || extent < ref.storage.count else {
             throw PyTorchFileError("\(path): tensor of size \(ref.size), stride \(ref.stride), offset \(ref.offset) reaches past its storage of \(ref.storage.count) elements")
         }
+        // Zero strides could make a tiny file expand into any amount of memory; state dicts never need them.
+        guard count <= ref.storage.count else {
+            throw PyTorchFileError("\(path): tensor of size \(ref.size) repeats its storage of \(ref.storage.count) elements (stride \(ref.stride)); refused")
+        }
         let element = ref.storage.element, base = range.lowerBound
         var scalars = [Double](repeating: 0, count: count)
         var index = [Int](repeating: 0, count: ref.size.count)
@@ -157,12 +161,18 @@ public struct PyTorchFile {
     /// 'b': state_dict}` → `a.enc_style.model.0.conv.weight`, …); other values are skipped. Bounded in depth
     /// and in work, so a self-referencing pickle cannot loop.
     public func tensors() throws -> [String: Tensor] {
-        var result: [String: Tensor] = [:], visited = 0
+        var result: [String: Tensor] = [:], visited = 0, elements = 0
         func walk(_ value: PickleValue, _ name: String, depth: Int) throws {
             visited += 1
             guard depth < 32, visited <= bytes.count else { throw PyTorchFileError("\(path): nested too deeply (a self-referencing pickle?)") }
             switch value {
-            case .tensor(let ref): result[name] = try tensor(ref)
+            case .tensor(let ref):
+                // Many tensors over one storage would multiply the memory a small file asks for.
+                elements += ref.size.reduce(1) { $0 &* $1 }
+                guard elements <= bytes.count else {
+                    throw PyTorchFileError("\(path): its tensors hold more elements than the file has bytes (storages shared many times over); refused")
+                }
+                result[name] = try tensor(ref)
             case .dict(let dict):
                 for (key, item) in dict.items {
                     let part: String
