@@ -74,3 +74,12 @@ torch.save(vgg, f"{out}/vgg16_first_layer.weight", _use_new_zipfile_serializatio
 torch.save({"w": torch.zeros(1).expand(10**6)}, f"{out}/expanded_zip.pt")
 shared = torch.zeros(64)
 torch.save({f"t{i}": shared for i in range(300)}, f"{out}/shared_zip.pt")
+
+# The zip file with its end record's count and directory offset set to the zip64 markers, as a file too large
+# for 32-bit fields has them: the reader must take both from the zip64 end record PyTorch writes.
+data = bytearray(open(f"{out}/state_zip.pt", "rb").read())
+j = data.rindex(b"PK\x05\x06")
+data[j + 8:j + 12] = b"\xff\xff\xff\xff"
+data[j + 16:j + 20] = b"\xff\xff\xff\xff"
+open(f"{out}/state_zip64.pt", "wb").write(bytes(data))
+assert len(torch.load(f"{out}/state_zip64.pt", weights_only=True)["a"]) == 6

@@ -14,7 +14,7 @@ struct PyTorchFileTests {
         do { _ = try PyTorchFile(contentsOf: file(name)).tensors(); return "read" } catch { return "\(error)" }
     }
 
-    @Test(arguments: ["state_zip.pt", "state_legacy.pt"])
+    @Test(arguments: ["state_zip.pt", "state_legacy.pt", "state_zip64.pt"])
     func readsNestedStateDictsWithEveryDtypeAndLayout(name: String) throws {
         #expect(PyTorchFile.looksLikePyTorch(Self.file(name)))
         let tensors = try PyTorchFile(contentsOf: Self.file(name)).tensors()
