@@ -17,9 +17,10 @@ struct Import: ParsableCommand {
     @Option(name: [.short, .long], help: "The safetensors file to write.") var output: String
 
     func run() throws {
-        try reportingErrors(file: file) {
+        // The reader's errors name the file already.
+        try reportingErrors(file: "munitc import") {
             let tensors = try PyTorchFile(contentsOf: URL(fileURLWithPath: file)).tensors()
-            guard !tensors.isEmpty else { throw UserError("no tensors in the file (is it a state dict?)") }
+            guard !tensors.isEmpty else { throw UserError("\(file): no tensors in the file (is it a state dict?)") }
             do { try SafetensorsFile(tensors: tensors).write(to: URL(fileURLWithPath: output)) } catch {
                 throw UserError("cannot write '\(output)': \(error)")
             }

@@ -14,7 +14,9 @@ struct Train: ParsableCommand {
             image_save_iter, 'current' ones every image_display_iter, and index.html), and \
             DIR/checkpoints/ (gen_%08d / dis_%08d / optimizer .safetensors every snapshot_save_iter). \
             A finished run always leaves a grid and a checkpoint of its last iteration. --resume continues from \
-            the newest checkpoint exactly as if never stopped. Without --config, munitc draws a data set of \
+            the newest checkpoint exactly as if never stopped (or from NVlabs' gen_/dis_%08d.pt and optimizer.pt). \
+            DIR/logs/ holds TensorBoard event files (losses, lr, grids); index.html charts the losses. \
+            With ema_beta in the config, gen_ema_%08d.safetensors holds the generators' moving average. Without --config, munitc draws a data set of \
             line drawings of shapes (A) and filled, shaded shapes (B) into DIR/data and trains a small MUNIT.
             """)
 
