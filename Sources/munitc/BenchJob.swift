@@ -32,7 +32,7 @@ struct BenchJob {
 
     func runOnce() throws {
         for (index, executable) in executables.enumerated() {
-            executable.execute()
+            try executable.execute()
             for (from, output, to, argument) in feedback where from == index {
                 try executable.copyOutput(output, to: executables[to], argument: argument)
             }
@@ -44,8 +44,8 @@ struct BenchJob {
     static func worstDifference(_ a: BenchJob, _ b: BenchJob) throws -> (difference: Double, output: String) {
         var worst = (difference: 0.0, output: "")
         for (x, y) in zip(a.executables, b.executables) {
-            x.execute()
-            y.execute()
+            try x.execute()
+            try y.execute()
             for output in y.graph.outputs {
                 let (p, q) = (try x.output(output.name).scalars, try y.output(output.name).scalars)
                 for (u, v) in zip(p, q) {
