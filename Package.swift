@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "LLVMBackend", targets: ["LLVMBackend"]),
         .library(name: "MUNITGraphs", targets: ["MUNITGraphs"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "GraphIR"),
         // Image decoding/encoding and the NVlabs data transforms.
         .target(name: "ImageIO", dependencies: ["GraphIR", "CJPEG", "CPNG"]),
@@ -56,12 +58,14 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-L\(llvmLib)", "-Xlinker", "-rpath", "-Xlinker", llvmLib])]
         ),
         .target(name: "MUNITGraphs", dependencies: ["GraphIR", "Passes", "Yams"]),
+        // The ranks of a data-parallel job over MPI (Open MPI), as a `Communicator` for the collectives.
+        .target(name: "Distributed", dependencies: ["GraphIR", "CMPI"]),
         // Replay, training loop, data and checkpoints: what runs the compiled steps.
         .target(name: "Training", dependencies: ["GraphIR", "Passes", "MUNITGraphs", "LLVMBackend", "ImageIO"]),
         .executableTarget(
             name: "munitc",
             dependencies: [
-                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs", "Training", "ImageIO",
+                "GraphIR", "Passes", "LLVMBackend", "MUNITGraphs", "Training", "ImageIO", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]

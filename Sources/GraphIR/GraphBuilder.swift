@@ -39,6 +39,22 @@ public final class GraphBuilder {
     /// Names `value` as an output.
     public func output(_ name: String, _ value: ValueID) { graph.addOutput(name: name, value: value) }
 
+    /// Adds a copy of `argument` (of another graph whose value has `type`): passes that rebuild a graph
+    /// node by node start with these.
+    public func argument(copying argument: GraphArgument, _ type: TensorType) -> ValueID {
+        graph.addArgument(name: argument.name, kind: argument.kind, type: type, location: argument.location)
+    }
+
+    /// Appends a copy of `node` (of another graph) on `operands` of this one; returns its results.
+    public func copy(_ node: Node, operands: [ValueID], resultTypes: [TensorType]) -> [ValueID] {
+        graph.appendCopy(of: node, operands: operands, resultTypes: resultTypes)
+    }
+
+    /// Adds a copy of `output` (of another graph) naming `value`.
+    public func output(copying output: Output, _ value: ValueID) {
+        graph.addOutput(name: output.name, value: value, isLoss: output.isLoss, location: output.location)
+    }
+
     /// Names `value` as the loss output (a scalar that autodiff differentiates).
     public func loss(_ name: String, _ value: ValueID) { graph.addOutput(name: name, value: value, isLoss: true) }
 

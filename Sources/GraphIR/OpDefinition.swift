@@ -45,6 +45,10 @@ public struct OpTraits: OptionSet, Hashable, Sendable {
     /// Its kernel reads one operand element by element in one pass (a reduction's input, a norm
     /// gradient's upstream gradient): a `FusionKind.prologue` computes a pointwise producer at each load.
     public static let streamsOperand = OpTraits(rawValue: 1 << 15)
+    /// Exchanges values with the other ranks of a data-parallel job (`all_reduce`): its result depends on
+    /// more than its operands, so it is never evaluated at compile time (but for constants, equal on every
+    /// rank) nor fused.
+    public static let collective = OpTraits(rawValue: 1 << 16)
 }
 
 /// One declared attribute: its kind, default, and a check of its value.

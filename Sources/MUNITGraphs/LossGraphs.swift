@@ -21,6 +21,7 @@ func buildDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph
     let b = GraphBuilder(name: "munit_dis_loss")
     let inputs = TrainingInputs(b, config, size)
     let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB])
+    context.ranks = size.ranks
     var noVGG = config
     noVGG.vggW = 0  // the dis step has no perceptual loss
     let nets = MUNITTrainerNetworks(context, config: noVGG)
@@ -50,6 +51,7 @@ func buildGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph
     let b = GraphBuilder(name: "munit_gen_loss")
     let inputs = TrainingInputs(b, config, size)
     let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB])
+    context.ranks = size.ranks
     let nets = MUNITTrainerNetworks(context, config: config)
     let (genA, genB) = (nets.genA, nets.genB)
 

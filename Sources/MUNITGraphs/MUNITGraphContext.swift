@@ -58,6 +58,8 @@ public struct MUNITGraphError: Error, CustomStringConvertible, Sendable {
 public final class MUNITGraphContext {
     public let builder: GraphBuilder
     public let trainable: Set<MUNITNetwork>
+    /// The ranks sharing the batch: batch statistics count the samples of all of them.
+    public var ranks = 1
     public private(set) var parameters: [MUNITParameter] = []
     public private(set) var buffers: [MUNITBuffer] = []
     /// The current value of each updated buffer (its argument until a forward pass replaces it).

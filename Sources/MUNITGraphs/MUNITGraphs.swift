@@ -39,27 +39,40 @@ public struct MUNITGraphOptions: Sendable {
     public var batchSize: Int?
     public var height: Int?
     public var width: Int?
-    public init(direction: TranslationDirection = .a2b, batchSize: Int? = nil, height: Int? = nil, width: Int? = nil) {
+    /// The ranks of a data-parallel job: each builds the step for its share of the batch (`batch / ranks`),
+    /// with the all-reduces of `sync-batch-statistics` and `data-parallel`.
+    public var ranks: Int
+    public init(direction: TranslationDirection = .a2b, batchSize: Int? = nil, height: Int? = nil, width: Int? = nil,
+                ranks: Int = 1) {
         self.direction = direction
         self.batchSize = batchSize
         self.height = height
         self.width = width
+        self.ranks = ranks
     }
 }
 
 /// The batch and image size of a graph.
 struct GraphSize {
+    /// This rank's share of the batch (the whole batch on one rank).
     var batch: Int
     var height: Int
     var width: Int
+    var ranks: Int
 
     init(_ config: MUNITConfig, _ options: MUNITGraphOptions) throws {
-        batch = options.batchSize ?? config.batchSize
+        let global = options.batchSize ?? config.batchSize
         height = options.height ?? config.cropImageHeight
         width = options.width ?? config.cropImageWidth
-        guard batch > 0, height > 0, width > 0 else {
-            throw MUNITGraphError("batch \(batch) and image size \(height)×\(width) must be positive")
+        ranks = options.ranks
+        guard global > 0, height > 0, width > 0 else {
+            throw MUNITGraphError("batch \(global) and image size \(height)×\(width) must be positive")
         }
+        guard ranks >= 1, global % ranks == 0 else {
+            throw MUNITGraphError("batch_size \(global) cannot be split evenly over \(ranks) ranks: "
+                + "use a batch_size that is a multiple of \(ranks), or \(ranks == 1 ? "" : "a number of ranks that divides it")")
+        }
+        batch = global / ranks
     }
 }
 
@@ -74,9 +87,11 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
     switch kind {
     case .disLoss: return try buildDisLossGraph(config, size)
     case .genLoss: return try buildGenLossGraph(config, size)
-    case .disStep: return try trainingStep(buildDisLossGraph(config, size), config: config, name: "munit_dis_step")
-    case .genStep: return try trainingStep(buildGenLossGraph(config, size), config: config, name: "munit_gen_step",
-                                           average: config.emaBeta != nil)
+    case .disStep:
+        return try trainingStep(buildDisLossGraph(config, size), config: config, ranks: size.ranks, name: "munit_dis_step")
+    case .genStep:
+        return try trainingStep(buildGenLossGraph(config, size), config: config, ranks: size.ranks, name: "munit_gen_step",
+                                average: config.emaBeta != nil)
     case .translate: return try buildTranslateGraph(config, size, direction: options.direction)
     }
 }
@@ -87,13 +102,16 @@ func adamOptions(_ config: MUNITConfig) -> AdamOptions {
 }
 
 /// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update;
-/// with `average`, the parameters' moving average (`EMAPass`) after it.
-func trainingStep(_ loss: Graph, config: MUNITConfig, name: String, average: Bool = false) throws -> Graph {
+/// with `average`, the parameters' moving average (`EMAPass`) after it; over several ranks, with the batch
+/// statistics and the gradients combined across them.
+func trainingStep(_ loss: Graph, config: MUNITConfig, ranks: Int = 1, name: String, average: Bool = false) throws -> Graph {
     // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
     // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
     // frozen networks' inputs).
-    let optimizer: [any Pass] = [Autodiff(), AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
-    let manager = PassManager(pipeline: optimizer + PassRegistry.cleanupPipeline())
+    let differentiate: [any Pass] = ranks == 1 ? [Autodiff()]
+        : [SyncBatchStatistics(ranks: ranks), Autodiff(), DataParallel(ranks: ranks)]
+    let optimizer: [any Pass] = [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
+    let manager = PassManager(pipeline: differentiate + optimizer + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
     step.name = name
     return step

@@ -98,7 +98,7 @@ struct NormLayer {
     private func updateRunningStatistics(_ x: ValueID) throws {
         let b = scope.builder, context = scope.context
         let shape = b.shape(of: x)
-        let count = shape[0] * shape[2] * shape[3]
+        let count = shape[0] * shape[2] * shape[3] * context.ranks  // the whole batch's, when ranks share it
         let meanName = scope.name("norm.running_mean"), varName = scope.name("norm.running_var")
         guard let runningMean = context.currentBuffer(meanName), let runningVar = context.currentBuffer(varName) else {
             preconditionFailure("batch norm buffers of \(scope.prefix) not declared")

@@ -33,6 +33,14 @@ public struct ConstantFolding: Pass {
     static func fold(_ node: RewriteCandidate, _ r: GraphRewriter) throws -> ValueID? {
         guard node.resultTypes.count == 1, node.op.traits.isDisjoint(with: [.constant, .fused]) else { return nil }
         let values = node.operands.compactMap(r.splat)
+        if node.op.traits.contains(.collective) {
+            // A constant is the same on every rank: its sum over the ranks is ranks × it, its mean itself.
+            guard values.count == 1, node.op === Ops.allReduce else { return nil }
+            let ranks = node.attributes.string("operation") == ReduceOperation.sum.rawValue
+                ? Double(node.attributes.int("ranks")) : 1
+            let value = node.resultTypes[0].dtype.round(values[0] * ranks)
+            return value.isFinite ? try r.constant(value, node.resultTypes[0], location: node.location) : nil
+        }
         guard values.count == node.operands.count,
               let value = splatResult(node, operands: zip(values, node.operands.map(r.type(of:))).map { ($0, $1) }),
               value.isFinite

@@ -6,6 +6,8 @@ public struct PassSettings: Sendable {
     public var wrt: String?
     public var adam = AdamOptions()
     public var sgd = SGDOptions()
+    /// The number of ranks for `sync-batch-statistics` and `data-parallel`.
+    public var ranks = 2
     public init() {}
 }
 
@@ -16,7 +18,9 @@ public enum PassRegistry {
 
     /// Every pass, in a sensible pipeline order.
     static let entries: [Entry] = [
+        (SyncBatchStatistics.name, { SyncBatchStatistics(ranks: $0.ranks) }),
         (Autodiff.name, { try Autodiff(matching: $0.wrt) }),
+        (DataParallel.name, { DataParallel(ranks: $0.ranks) }),
         (AdamPass.name, { AdamPass(options: $0.adam) }),
         (SGDPass.name, { SGDPass(options: $0.sgd) }),
         (EMAPass.name, { _ in EMAPass() }),

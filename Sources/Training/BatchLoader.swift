@@ -4,8 +4,9 @@ import GraphIR
 
 /// Batches for iteration k as a pure function of (seed, domain, k): epoch e shuffles the images with a
 /// generator seeded from (seed, domain, e); the batch is the next `batchSize` of them (an incomplete last
-/// batch is dropped, as NVlabs' `drop_last=True`); the transforms draw from (seed, domain, k). So a resumed
-/// run needs nothing but the iteration count to continue bit for bit.
+/// batch is dropped, as NVlabs' `drop_last=True`); each sample's transform draws from (seed, domain, k, its
+/// place in the batch). So a resumed run needs nothing but the iteration count to continue bit for bit, and
+/// the ranks of a data-parallel job, each loading its share, see the samples one process would.
 struct BatchSchedule: Sendable {
     let count: Int, batchSize: Int, seed: UInt64, domain: UInt64
 
@@ -30,7 +31,10 @@ struct BatchSchedule: Sendable {
         return Array(order[(position * batchSize)..<((position + 1) * batchSize)])
     }
 
-    func transformGenerator(iteration k: Int) -> SplitMix64 { SplitMix64(seed: BatchSchedule.mix(seed, domain, 2, UInt64(k))) }
+    /// The generator of the random transform (crop, flip) of sample `sample` (its place in the whole batch).
+    func transformGenerator(iteration k: Int, sample: Int) -> SplitMix64 {
+        SplitMix64(seed: BatchSchedule.mix(seed, domain, 2, UInt64(k), UInt64(sample)))
+    }
 }
 
 /// One iteration's training batches.
@@ -49,7 +53,13 @@ final class BatchLoader: @unchecked Sendable {
 
     private final class Box: @unchecked Sendable { var value: Result<TrainingBatch, Error>? }
 
-    init(source: DataSource, pipeline: ImagePipeline, batchSize: Int, seed: UInt64) throws {
+    /// This rank's consecutive share of each batch: samples `share` of 0 ..< batchSize.
+    let share: Range<Int>
+
+    /// `rank` of `ranks` loads its consecutive share of every batch (`batchSize` must be a multiple of `ranks`).
+    init(source: DataSource, pipeline: ImagePipeline, batchSize: Int, seed: UInt64, rank: Int = 0, ranks: Int = 1) throws {
+        let size = batchSize / ranks
+        share = rank * size..<(rank + 1) * size
         for list in [source.trainA, source.trainB] where list.files.count < batchSize {
             throw TrainingError("\(list.files.first?.deletingLastPathComponent().path ?? list.name): \(list.name) has \(list.files.count) images, fewer than batch_size \(batchSize)")
         }
@@ -77,8 +87,11 @@ final class BatchLoader: @unchecked Sendable {
 
     func load(iteration k: Int) throws -> TrainingBatch {
         func images(_ list: ImageList, _ schedule: BatchSchedule) throws -> Tensor {
-            var rng = schedule.transformGenerator(iteration: k)
-            let images = try schedule.indices(iteration: k).map { try pipeline.load(list.files[$0], of: list, train: true, rng: &rng) }
+            let indices = schedule.indices(iteration: k)
+            let images = try share.map { sample in
+                var rng = schedule.transformGenerator(iteration: k, sample: sample)
+                return try pipeline.load(list.files[indices[sample]], of: list, train: true, rng: &rng)
+            }
             return DomainTensors.batch(images, channels: list.channels)
         }
         return TrainingBatch(iteration: k, a: try images(source.trainA, scheduleA), b: try images(source.trainB, scheduleB))

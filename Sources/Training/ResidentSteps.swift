@@ -69,7 +69,7 @@ final class ResidentSteps {
             try step.setArgument(argument.name, try scheduledArgument(argument.name, type, learningRate: learningRate, step: stepNumber, emaDecay: emaDecay)
                                  ?? input(argument.name))
         }
-        step.execute()
+        try step.execute()
         var losses: [String: Double] = [:]
         for output in step.graph.outputs {
             if output.name.hasPrefix("loss.") {

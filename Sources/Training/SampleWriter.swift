@@ -91,7 +91,7 @@ final class SampleWriter {
         }
         guard let executable = runner as? Executable else { throw TrainingError("internal: samples without parameters need a compiled sampler") }
         for (name, tensor) in inputs { try executable.setArgument(name, tensor) }
-        executable.execute()
+        try executable.execute()
         var outputs: [String: Tensor] = [:]
         for output in graph.outputs { outputs[output.name] = try executable.output(output.name) }
         return outputs

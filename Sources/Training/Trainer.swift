@@ -46,7 +46,11 @@ public final class Trainer {
     let disGraph: Graph, genGraph: Graph
     let samples: SampleWriter
     let checkpoints: CheckpointStore
-    let tensorBoard: TensorBoardLog
+    /// Rank 0's (the one that writes).
+    let tensorBoard: TensorBoardLog?
+    /// The job's ranks (one without `mpirun`): each trains on its share of every batch; rank 0 alone writes.
+    let communicator: any Communicator
+    var writes: Bool { communicator.rank == 0 }
     /// Parameters, buffers and optimiser state by graph argument name (read out of the compiled steps'
     /// buffers when they hold it).
     public var state: [String: Tensor] {
@@ -66,6 +70,12 @@ public final class Trainer {
         self.config = config
         self.output = output
         self.maxIterations = maxIterations ?? config.maxIter
+        let communicator = Collectives.current
+        self.communicator = communicator
+        if config.batchSize % communicator.size != 0 {
+            throw TrainingError("batch_size \(config.batchSize) cannot be split evenly over the \(communicator.size) ranks of this job: "
+                + "use a batch_size that is a multiple of \(communicator.size), or a number of ranks that divides it")
+        }
         try output.prepare()
         checkpoints = CheckpointStore(folder: output.checkpoints, config: config)
         var seed = seed
@@ -77,13 +87,14 @@ public final class Trainer {
             }
             // NVlabs' snapshots carry no seed: the run's own seed goes on.
             (iteration, seed, restored) = (snapshot.iteration, snapshot.seed ?? seed, snapshot.state)
-            try Trainer.truncateLog(output.log, after: snapshot.iteration, logInterval: config.logIter)
-        } else {
+            if communicator.rank == 0 { try Trainer.truncateLog(output.log, after: snapshot.iteration, logInterval: config.logIter) }
+        } else if communicator.rank == 0 {
             // A fresh run starts its own loss log (a resumed one appends to it).
             try? FileManager.default.removeItem(at: output.log)
         }
         self.seed = seed
-        tensorBoard = try TensorBoardLog(folder: output.logs, resumeAt: resume ? iteration : nil, logInterval: config.logIter)
+        tensorBoard = communicator.rank != 0 ? nil
+            : try TensorBoardLog(folder: output.logs, resumeAt: resume ? iteration : nil, logInterval: config.logIter)
         source = try DataSource(config: config)
         let pipeline = ImagePipeline(cropWidth: config.cropImageWidth, cropHeight: config.cropImageHeight)
         for (key, size) in [("new_size", config.newSize), ("new_size_a", config.newSizeA), ("new_size_b", config.newSizeB)] {
@@ -92,8 +103,10 @@ public final class Trainer {
                     + "crop_image_width \(config.cropImageWidth)): resized images could not be cropped")
             }
         }
-        data = try BatchLoader(source: source, pipeline: pipeline, batchSize: config.batchSize, seed: seed)
-        let shape = MUNITGraphOptions(batchSize: config.batchSize, height: config.cropImageHeight, width: config.cropImageWidth)
+        data = try BatchLoader(source: source, pipeline: pipeline, batchSize: config.batchSize, seed: seed,
+                               rank: communicator.rank, ranks: communicator.size)
+        let shape = MUNITGraphOptions(batchSize: config.batchSize, height: config.cropImageHeight, width: config.cropImageWidth,
+                                      ranks: communicator.size)
         disGraph = try buildMUNITGraph(.disStep, config: config, options: shape)
         genGraph = try buildMUNITGraph(.genStep, config: config, options: shape)
         disStep = try makeRunner(disGraph)
@@ -126,10 +139,13 @@ public final class Trainer {
         }
     }
 
-    /// Standard-normal style codes [B, style_dim, 1, 1] for `purpose` at iteration `k`.
-    func noise(_ purpose: UInt64, _ k: Int, count: Int) -> Tensor {
+    /// Standard-normal style codes [b, style_dim, 1, 1] for `purpose` at iteration `k`: this rank's rows of
+    /// the whole batch's draw, so every rank count sees the same noise.
+    func noise(_ purpose: UInt64, _ k: Int) -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 4, purpose, UInt64(k)))
-        return DomainTensors.styles(count: count, dim: config.gen.styleDim, using: &rng)
+        let all = DomainTensors.styles(count: config.batchSize, dim: config.gen.styleDim, using: &rng)
+        let rows = data.share, width = config.gen.styleDim
+        return Tensor(TensorType(all.dtype, [rows.count, width, 1, 1]), scalars: Array(all.scalars[rows.lowerBound * width..<rows.upperBound * width]))
     }
 
     /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
@@ -139,8 +155,8 @@ public final class Trainer {
             switch name {
             case MUNITGraphNames.xA: return batch.a
             case MUNITGraphNames.xB: return batch.b
-            case MUNITGraphNames.sA: return self.noise(noisePurpose, k, count: self.config.batchSize)
-            case MUNITGraphNames.sB: return self.noise(noisePurpose + 1, k, count: self.config.batchSize)
+            case MUNITGraphNames.sA: return self.noise(noisePurpose, k)
+            case MUNITGraphNames.sB: return self.noise(noisePurpose + 1, k)
             default: throw TrainingError("internal: no value for '\(name)'")
             }
         }
@@ -171,15 +187,18 @@ public final class Trainer {
             }
             iteration += 1
             lastLosses = losses
-            if iteration % config.logIter == 0 { try log(losses) }
-            if iteration % config.imageSaveIter == 0 { try writeSamples(current: false) }
-            if iteration % config.imageDisplayIter == 0 { try writeSamples(current: true) }
-            if iteration % config.snapshotSaveIter == 0 { try saveCheckpoint() }
+            if writes {
+                if iteration % config.logIter == 0 { try log(losses) }
+                if iteration % config.imageSaveIter == 0 { try writeSamples(current: false) }
+                if iteration % config.imageDisplayIter == 0 { try writeSamples(current: true) }
+                if iteration % config.snapshotSaveIter == 0 { try saveCheckpoint() }
+            }
             let rate = Double(iteration - startIteration) / max(Date().timeIntervalSince(start), 1e-9)
             let eta = Double(maxIterations - iteration) / max(rate, 1e-9)
             progress(String(format: "[%d/%d] %.2f it/s, ETA %@, dis %.4f, gen %.4f", iteration, maxIterations, rate,
                             Trainer.duration(eta), losses["dis_total"] ?? .nan, losses["gen_total"] ?? .nan))
         }
+        guard writes else { return }
         // Whatever the intervals, the last iteration leaves a grid and a snapshot.
         if iteration % config.imageSaveIter != 0 { try writeSamples(current: false) }
         if iteration % config.snapshotSaveIter != 0 { try saveCheckpoint() }
@@ -196,18 +215,18 @@ public final class Trainer {
     /// to TensorBoard's Images dashboard too.
     func writeSamples(current: Bool) throws {
         let grids = try samples.write(state: resident == nil ? hostState : nil, iteration: iteration, current: current)
-        if !current { for grid in grids { try tensorBoard.image(grid.tag, png: grid.png, step: iteration) } }
+        if !current { for grid in grids { try tensorBoard?.image(grid.tag, png: grid.png, step: iteration) } }
     }
 
     /// One line of `log.jsonl`, the TensorBoard scalars (losses as NVlabs' `write_loss` names them,
     /// `loss_<name>`, and `lr`), and the page's charts redrawn.
     func log(_ losses: [String: Double]) throws {
         let lr = config.learningRate(iteration: iteration - 1)
-        var entry: [String: Any] = ["iteration": iteration, "lr": lr]
+        var entry: [String: Any] = ["iteration": iteration, "lr": lr, "ranks": communicator.size]
         for (name, value) in losses { entry[name] = value }
         var scalars = Dictionary(uniqueKeysWithValues: losses.map { ("loss_" + $0.key, $0.value) })
         scalars["lr"] = lr
-        try tensorBoard.scalars(scalars, step: iteration)
+        try tensorBoard?.scalars(scalars, step: iteration)
         try append((try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) + Data("\n".utf8), to: output.log)
         try samples.writeIndex()
     }

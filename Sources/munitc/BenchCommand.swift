@@ -44,7 +44,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors(file: file ?? config ?? "<built-in config>") {
-            let options = CompileOptions(threads: threads, targetCPU: targetCPU)
+            let options = CompileOptions(threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
+            let rank = Collectives.current.rank
             let machine = try MachineReport(threads: options.threads, targetCPU: targetCPU)
             let workload = try file.map { try graphWorkload($0) } ?? configWorkload()
             var main = try workload.job(fuse: !noFuse, disabling: disablePass, options: options)
@@ -53,7 +54,7 @@ struct Bench: ParsableCommand {
                 workload.release()
                 ProcessMemory.returnFreedHeap()
                 let result = try main.measure(iterations: iters)
-                print(json ? result.json(top: top) : result.text(top: top))
+                if rank == 0 { print(json ? result.json(top: top) : result.text(top: top)) }
                 return
             }
             // Agreement first, while both start from the same arguments (timing feeds updates back).
@@ -63,8 +64,8 @@ struct Bench: ParsableCommand {
             let (agreement, worstOutput) = try BenchJob.worstDifference(main, unfused)
             let results = try BenchJob.measure([main, unfused], iterations: iters)
             let (result, baseline) = (results[0], results[1])
-            print(json ? result.json(top: top, unfused: baseline, agreement: agreement)
-                       : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement, top: top))
+            if rank == 0 { print(json ? result.json(top: top, unfused: baseline, agreement: agreement)
+                       : result.text(top: top) + "\n" + result.comparison(unfused: baseline, agreement: agreement, top: top)) }
             guard agreement <= BenchJob.agreementTolerance else {
                 throw UserError(String(format: "fused and unfused outputs disagree: worst relative difference %.3g at %@ (tolerance %g)",
                                        agreement, worstOutput, BenchJob.agreementTolerance))
@@ -83,13 +84,15 @@ struct Bench: ParsableCommand {
         var settings = try config.map { try MUNITConfig.load(contentsOf: URL(fileURLWithPath: $0)) } ?? MUNITConfig.builtIn()
         if let size { (settings.cropImageHeight, settings.cropImageWidth) = (size, size) }
         if let batch { settings.batchSize = batch }
-        let shape = MUNITGraphOptions(batchSize: settings.batchSize, height: settings.cropImageHeight, width: settings.cropImageWidth)
+        let ranks = Collectives.current.size
+        let shape = MUNITGraphOptions(batchSize: settings.batchSize, height: settings.cropImageHeight, width: settings.cropImageWidth,
+                                      ranks: ranks)
         let graphStart = Date()
         let graphs = [try buildMUNITGraph(.disStep, config: settings, options: shape),
                       try buildMUNITGraph(.genStep, config: settings, options: shape)]
         // Parameters from NVlabs' initialisation, images uniform in [−1, 1], styles normal, Adam state zero.
         let parameters = ParameterCache { initialMUNITParameters(config: settings, seed: 0) }
-        let crop = "\(settings.batchSize)×3×\(settings.cropImageHeight)×\(settings.cropImageWidth)"
+        let crop = "\(settings.batchSize)×3×\(settings.cropImageHeight)×\(settings.cropImageWidth)" + (ranks > 1 ? " over \(ranks) ranks" : "")
         var workload = BenchWorkload(
             title: "MUNIT training iteration, \(config ?? "built-in config"), batch×crop \(crop), gen dim \(settings.gen.dim)",
             graphs: graphs

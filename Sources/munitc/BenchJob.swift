@@ -5,6 +5,8 @@ import LLVMBackend
 struct BenchJob {
     var title: String
     var threads: Int
+    /// The ranks of the data-parallel job running it (each rank runs its share of the batch).
+    var ranks = 1
     var executables: [Executable]
     /// (from executable, output, to executable, argument) copies after each executable runs.
     var feedback: [(Int, String, Int, String)]
@@ -24,7 +26,11 @@ struct BenchJob {
         var job: BenchJob
         var seconds: [Double]
         var kernels: [KernelTime]
+        /// Per iteration, the seconds spent waiting for all-reduces (0 on one rank).
+        var communicationWaits: [Double] = []
         var median: Double { seconds.sorted()[seconds.count / 2] }
+        /// The median exposed (not overlapped) communication per iteration.
+        var exposedCommunication: Double { communicationWaits.isEmpty ? 0 : communicationWaits.sorted()[communicationWaits.count / 2] }
         var flops: Int { job.executables.reduce(0) { $0 + $1.report.flops } }
         var compileSeconds: Double { job.executables.reduce(0) { $0 + $1.report.compileSeconds } }
         var kernelSeconds: Double { kernels.reduce(0) { $0 + $1.seconds } }
@@ -32,7 +38,7 @@ struct BenchJob {
 
     func runOnce() throws {
         for (index, executable) in executables.enumerated() {
-            executable.execute()
+            try executable.execute()
             for (from, output, to, argument) in feedback where from == index {
                 try executable.copyOutput(output, to: executables[to], argument: argument)
             }
@@ -44,8 +50,8 @@ struct BenchJob {
     static func worstDifference(_ a: BenchJob, _ b: BenchJob) throws -> (difference: Double, output: String) {
         var worst = (difference: 0.0, output: "")
         for (x, y) in zip(a.executables, b.executables) {
-            x.execute()
-            y.execute()
+            try x.execute()
+            try y.execute()
             for output in y.graph.outputs {
                 let (p, q) = (try x.output(output.name).scalars, try y.output(output.name).scalars)
                 for (u, v) in zip(p, q) {
@@ -75,12 +81,14 @@ struct BenchJob {
             for e in job.executables { e.profiling = true }
         }
         var seconds = [[Double]](repeating: [], count: jobs.count)
+        var waits = [[Double]](repeating: [], count: jobs.count)
         var kernels = [[String: KernelTime]](repeating: [:], count: jobs.count)
         for _ in 0..<iterations {
             for (j, job) in jobs.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 try job.runOnce()
                 seconds[j].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                waits[j].append(job.executables.reduce(0) { $0 + $1.lastCommunicationWaitSeconds })
                 for e in job.executables {
                     for (call, time) in zip(e.kernelCalls, e.lastTimes) {
                         var k = kernels[j][call.symbol] ?? KernelTime(symbol: call.symbol)
@@ -99,7 +107,8 @@ struct BenchJob {
                 KernelTime(symbol: k.symbol, calls: k.calls / iterations, seconds: k.seconds / Double(iterations),
                            flops: k.flops / iterations, bytes: k.bytes / iterations)
             }
-            return Result(job: job, seconds: seconds[j], kernels: perIteration.sorted { $0.seconds > $1.seconds })
+            return Result(job: job, seconds: seconds[j], kernels: perIteration.sorted { $0.seconds > $1.seconds },
+                          communicationWaits: waits[j])
         }
     }
 }
@@ -118,6 +127,10 @@ extension BenchJob.Result {
         let cached = job.executables.contains { $0.report.fromCache } ? " (objects from the cache; MUNITC_CACHE_DIR=off for a cold compile)" : ""
         lines.append(String(format: "  median %.4g s per iteration; %.4g GFLOP per iteration -> %.1f GFLOP/s; compile %.2f s",
                             median, Double(flops) / 1e9, Double(flops) / 1e9 / median, compileSeconds) + cached)
+        if job.ranks > 1 {
+            lines.append(String(format: "  data-parallel over %d ranks (this rank's share of the batch): exposed communication %.4g s "
+                                + "per iteration (%.1f%%)", job.ranks, exposedCommunication, 100 * exposedCommunication / median))
+        }
         return (lines + kernelTable(top: top, title: "top kernels")).joined(separator: "\n")
     }
 
@@ -152,6 +165,8 @@ extension BenchJob.Result {
         var object: [String: Any] = [
             "title": job.title,
             "threads": job.threads,
+            "ranks": job.ranks,
+            "exposed_comm_seconds": exposedCommunication,
             "median_seconds": median,
             "iteration_seconds": seconds,
             "gflop_per_iteration": Double(flops) / 1e9,

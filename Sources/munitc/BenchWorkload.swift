@@ -59,6 +59,7 @@ struct BenchWorkload {
             }
         }
         var job = BenchJob(title: title + (fuse ? "" : ", unfused"), threads: options.threads, executables: executables, feedback: feedback)
+        job.ranks = Collectives.current.size
         job.graphSeconds = graphSeconds
         return job
     }

@@ -10,7 +10,8 @@ extension BackendKind: ExpressibleByArgument {}
 struct ExecutionOptions: ParsableArguments {
     @Option(help: "Which executor runs the graphs: llvm (compiled native kernels) or interp (the reference interpreter).")
     var backend: BackendKind = .llvm
-    @Option(help: "Threads for generated kernels and OpenBLAS (default: every core).") var threads: Int?
+    @Option(help: "Threads for generated kernels and OpenBLAS (default: every core; under mpirun, the cores shared among the machine's ranks).")
+    var threads: Int?
     @Flag(help: "Run the graphs unfused (no fusion passes).") var noFuse = false
     @Option(help: ArgumentHelp("Skip this fusion pass (repeatable).", valueName: fusionPassNames)) var disablePass: [String] = []
     @Option(help: ArgumentHelp("Generate kernels for this CPU instead of the host (default: $MUNITC_TARGET_CPU, else the host).",
@@ -22,7 +23,9 @@ struct ExecutionOptions: ParsableArguments {
         try validateTargetCPU(targetCPU)
     }
 
-    var compileOptions: CompileOptions { CompileOptions(optimizationLevel: 3, threads: threads, targetCPU: targetCPU) }
+    var compileOptions: CompileOptions {
+        CompileOptions(optimizationLevel: 3, threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
+    }
 
     /// The library's `Execution` these flags describe.
     var execution: Execution {

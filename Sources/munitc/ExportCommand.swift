@@ -38,11 +38,13 @@ struct Export: ParsableCommand {
     @Option(help: "Image height instead of the config's crop_image_height.") var height: Int?
     @Option(help: "Image width instead of the config's crop_image_width.") var width: Int?
     @Option(name: [.short, .long], help: "Write the graph here instead of standard output.") var output: String?
+    @Option(help: "dis-step and gen-step: build one rank's step of a data-parallel job over this many ranks.") var ranks = 1
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--height", height), ("--width", width)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
+        if ranks < 1 { throw ValidationError("--ranks must be at least 1") }
     }
 
     func run() throws {
@@ -56,7 +58,7 @@ struct Export: ParsableCommand {
             for warning in settings.warnings {
                 FileHandle.standardError.write(Data((warning.formatted + "\n").utf8))
             }
-            let options = MUNITGraphOptions(direction: direction, batchSize: batch, height: height, width: width)
+            let options = MUNITGraphOptions(direction: direction, batchSize: batch, height: height, width: width, ranks: ranks)
             let built = try buildMUNITGraph(graph, config: settings, options: options)
             try emit(printGraph(built), to: output)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import LLVMBackend
 
@@ -23,8 +24,27 @@ struct Munitc: ParsableCommand {
         if let advice = BLASRuntime.ensureCPUKernels().advice {
             FileHandle.standardError.write(Data("munitc: warning: \(advice)\n".utf8))
         }
-        main(nil)
+        do { job = try MPIJob.startIfLaunched() } catch {
+            FileHandle.standardError.write(Data("munitc: cannot join the MPI job: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+        guard let job else { return main(nil) }
+        // One of several ranks: a failure here must stop the others (which would wait for it in their next
+        // all-reduce), and success ends MPI on every rank.
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+            job.finish()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { job.finish(); exit(withError: error) }
+            FileHandle.standardError.write(Data("munitc (rank \(job.rank) of \(job.size)): \(fullMessage(for: error))\n".utf8))
+            job.abort(code: code.rawValue)
+        }
     }
+
+    /// The MPI job this process is a rank of, when `mpirun` started it.
+    nonisolated(unsafe) static var job: MPIJob?
 
     /// `munitc --version`: the release, LLVM, and what this machine runs (the CPU and vector features as LLVM
     /// sees them, the BLAS and its kernel class, a measured GEMM rate against the FMA peak).

@@ -34,16 +34,25 @@ struct Train: ParsableCommand {
     func run() throws {
         try reportingErrors(file: config ?? "munitc train") {
             let folder = URL(fileURLWithPath: output ?? "outputs/" + (config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "shapes"))
-            let (settings, configText) = try loadConfig(folder: folder)
-            do {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
-            } catch { throw UserError("\(folder.path): cannot write the output folder (\(error.localizedDescription))") }
+            let rank = Collectives.current.rank
+            // Rank 0 alone draws the embedded data and writes; the others wait for it.
+            let (settings, configText) = try loadConfig(folder: folder, drawsData: rank == 0)
+            if rank == 0 {
+                do {
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                    try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
+                } catch { throw UserError("\(folder.path): cannot write the output folder (\(error.localizedDescription))") }
+            }
+            _ = try Collectives.current.allReduce([0], .sum, dtype: .f64)  // a barrier
+            if let job = Munitc.job, rank == 0 {
+                FileHandle.standardError.write(Data("data-parallel over \(job.size) ranks, \(execution.compileOptions.threads) threads each\n".utf8))
+            }
             let trainer = try Trainer(config: settings, output: TrainingOutput(folder: folder), seed: seed, maxIterations: maxIter,
                                       resume: resume, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
             let interactive = isatty(2) != 0
             var lastLine = Date.distantPast
             trainer.progress = { line in
+                guard rank == 0 else { return }
                 // A live line on a terminal; one line every few seconds in a log.
                 if interactive { FileHandle.standardError.write(Data(("\r" + line + "   ").utf8)) }
                 else if Date().timeIntervalSince(lastLine) > 5 { FileHandle.standardError.write(Data((line + "\n").utf8)); lastLine = Date() }
@@ -51,13 +60,14 @@ struct Train: ParsableCommand {
             if resume { FileHandle.standardError.write(Data("resuming at iteration \(trainer.iteration)\n".utf8)) }
             try trainer.train()
             if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+            guard rank == 0 else { return }
             print("trained \(trainer.iteration) iterations; samples: \(folder.appendingPathComponent("images/index.html").path); "
                 + "checkpoints: \(folder.appendingPathComponent("checkpoints").path)")
         }
     }
 
     /// The config and its text to copy into DIR; without --config, the embedded one with its data drawn.
-    func loadConfig(folder: URL) throws -> (MUNITConfig, Data) {
+    func loadConfig(folder: URL, drawsData: Bool) throws -> (MUNITConfig, Data) {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else {
                 throw UserError("\(config): cannot read the config file")
@@ -67,8 +77,10 @@ struct Train: ParsableCommand {
             return (settings, data)
         }
         let dataRoot = folder.appendingPathComponent("data")
-        FileHandle.standardError.write(Data("drawing the shapes data set into \(dataRoot.path)\n".utf8))
-        try ShapesDataset.generate(at: dataRoot)
+        if drawsData {
+            FileHandle.standardError.write(Data("drawing the shapes data set into \(dataRoot.path)\n".utf8))
+            try ShapesDataset.generate(at: dataRoot)
+        }
         let text = ShapesDataset.config(dataRoot: dataRoot.standardizedFileURL.path)
         return (try MUNITConfig.parse(yaml: text, file: "<embedded config>"), Data(text.utf8))
     }

@@ -57,7 +57,7 @@ import Testing
             let step = try Executable(graph: compiled, options: options)
             for (name, tensor) in arguments where step.hasArgument(name) { try step.setArgument(name, tensor) }
             for _ in 0..<2 {
-                step.execute()
+                try step.execute()
                 for output in compiled.outputs where output.name.hasPrefix("next.") {
                     try step.copyOutput(output.name, to: step, argument: String(output.name.dropFirst(5)))
                 }

@@ -7,7 +7,7 @@ public enum Ops {
             elementwiseOps,
             convolutionOps, spatialOps, normalizationOps,
             convolutionBackwardOps, spatialBackwardOps, normalizationBackwardOps,
-            activationOps, reductionOps, layoutOps, sourceOps, lossOps, [fused],
+            activationOps, reductionOps, layoutOps, sourceOps, lossOps, collectiveOps, [fused],
         ]
         return groups.flatMap { $0 }
     }()

@@ -92,13 +92,15 @@ enum Lowering: Sendable {
     /// The result is the operand's storage viewed differently (reshape, stop_gradient): no kernel.
     case alias
     case kernel(@Sendable (LoweringInput) -> KernelPlan)
+    /// Run by the executor on the host between kernels (`all_reduce`: a message to the other ranks).
+    case collective
 }
 
 /// The lowering of every op, by name. Split by op group across the `Lower*.swift` files; a test checks that
 /// every op of `Ops.all` has one.
 enum Lowerings {
     static let table: [String: Lowering] = {
-        var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias]
+        var table: [String: Lowering] = ["reshape": .alias, "stop_gradient": .alias, Ops.allReduce.name: .collective]
         for group in [elementwise, reductions, layout, spatial, spatialBackward, normalization, contraction, convolution, fused] {
             table.merge(group) { _, _ in preconditionFailure("an op is lowered twice") }
         }

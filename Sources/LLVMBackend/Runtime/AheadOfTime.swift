@@ -22,7 +22,10 @@ public enum AheadOfTime {
     }
 
     public static func compile(_ graph: Graph, emit: EmitKind, options: CompileOptions = CompileOptions()) throws(BackendError) -> Artifact {
-        let compiler = try GraphCompiler(graph: graph, options: options)
+        // A step with collectives runs only in munitc's executor: its kernels can still be shown, but an object's
+        // whole-step entry point could not exchange anything with the other ranks (the compiler refuses it).
+        let collective = graph.nodes.contains { $0.op.traits.contains(.collective) }
+        let compiler = try GraphCompiler(graph: graph, options: options, emitsEntryPoint: !collective || emit == .obj)
         switch emit {
         case .llvm:
             let start = Date()

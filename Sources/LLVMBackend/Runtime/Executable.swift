@@ -13,6 +13,7 @@ public final class Executable: @unchecked Sendable {
     public private(set) var report: CompileReport
     private let session: JITSession
     private let steps: [Step]
+    private let collectives: CollectiveRuntime
     private let store: BufferStore
     /// Guarded mode's arena: one mapping per planned block, by offset.
     private let arenaBlocks: [Int: UnsafeMutableRawPointer]
@@ -106,6 +107,7 @@ public final class Executable: @unchecked Sendable {
                               table: table, parallelCount: call.parallelCount, splits: max(splits, 1), call: call))
         }
         self.steps = steps
+        collectives = CollectiveRuntime(compiler.collectives)
         argumentIndex = Dictionary(graph.arguments.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         outputIndex = Dictionary(graph.outputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         report = compiler.report
@@ -276,17 +278,26 @@ public final class Executable: @unchecked Sendable {
             }
             try setArgument(argument.name, t)
         }
-        execute()
+        try execute()
         var outputs: [String: Tensor] = [:]
         for output in graph.outputs { outputs[output.name] = try self.output(output.name) }
         return outputs
     }
 
-    /// Runs the schedule on the arguments currently bound.
-    public func execute() {
+    /// Seconds the last run waited for collectives (all-reduces) that the kernels did not hide.
+    public var lastCommunicationWaitSeconds: Double { collectives.lastWaitSeconds }
+
+    /// Runs the schedule on the arguments currently bound; collectives go through `Collectives.current`.
+    public func execute() throws(BackendError) {
         if let arena, arena.generation != boundGeneration { bind() }
         if profiling { lastTimes = Array(repeating: 0, count: steps.count) }
+        let communicator = Collectives.current
+        if !collectives.isEmpty { try collectives.check(communicator, graph: graph) }
         for (index, step) in steps.enumerated() {
+            if !collectives.isEmpty {
+                try collectives.beforeCall(index, communicator, resolve: resolve)
+                collectives.progress()
+            }
             let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
             if step.splits == 1 {
                 step.function(UnsafeMutableRawPointer(step.table), 0, Int64(step.parallelCount))
@@ -300,6 +311,7 @@ public final class Executable: @unchecked Sendable {
             }
             if profiling { lastTimes[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         }
+        if !collectives.isEmpty { try collectives.beforeCall(steps.count, communicator, resolve: resolve) }
     }
 }
 

@@ -55,6 +55,21 @@ struct ScheduledCall {
     let work: Int
 }
 
+/// A collective of the schedule (`all_reduce`), run by the executor: started before call `startBefore`
+/// (after the kernels that compute its operands), waited for before call `waitBefore` (the first kernel
+/// that reads a result), so the kernels in between overlap the communication.
+struct ScheduledCollective {
+    let node: Int
+    let operation: ReduceOperation
+    let operands: [MemoryPlan.Location]
+    let results: [MemoryPlan.Location]
+    let types: [TensorType]
+    let startBefore: Int
+    let waitBefore: Int
+    /// Earlier collectives (indices into `collectives`) whose results this one reads: finished before it starts.
+    let after: [Int]
+}
+
 /// What compiling a graph did, for `munitc build`'s report and benchmarks.
 public struct CompileReport: Sendable {
     public var nodes = 0
@@ -89,6 +104,7 @@ final class GraphCompiler {
     let modules: [IRModule]
     var ir: IRModule { modules[0] }
     private(set) var calls: [ScheduledCall] = []
+    private(set) var collectives: [ScheduledCollective] = []
     private(set) var plan: MemoryPlan!
     private(set) var report = CompileReport()
 
@@ -129,6 +145,13 @@ final class GraphCompiler {
             switch try Lowerings.lowering(for: node.op) {
             case .alias:
                 report.aliases += 1
+                plans.append(nil)
+                nodeSymbols.append(nil)
+            case .collective:
+                if emitsEntryPoint {
+                    throw BackendError("'\(graph.name)' exchanges values between ranks (\(node.op.name)); it runs in munitc's "
+                        + "executor only, not as an ahead-of-time object")
+                }
                 plans.append(nil)
                 nodeSymbols.append(nil)
             case .kernel(let lower):
@@ -189,7 +212,9 @@ final class GraphCompiler {
         report.arenaBytes = plan.arenaBytes
         report.unplannedArenaBytes = plan.unplannedBytes
         report.argumentBytes = graph.arguments.reduce(0) { $0 + graph.type(of: $1.value).byteCount }
+        var collectiveNodes: [(node: Int, startBefore: Int)] = []
         for (i, node) in graph.nodes.enumerated() {
+            if case .collective = try Lowerings.lowering(for: node.op) { collectiveNodes.append((i, calls.count)) }
             guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
             let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
             let cost = graph.cost(of: node)
@@ -203,9 +228,35 @@ final class GraphCompiler {
                                            work: cost.flops + cost.bytes / 4))
             }
         }
+        scheduleCollectives(collectiveNodes, storageOf: shared)
         // The JIT never calls it, and optimising its thousands of calls took a second of the cold compile.
         if emitsEntryPoint { emitStepFunction() }
         for module in modules { try module.verify() }
+    }
+
+    /// Places each collective between the kernels: it waits before the first call reading one of its results
+    /// (directly or through a view), else at the end of the run.
+    private func scheduleCollectives(_ nodes: [(node: Int, startBefore: Int)], storageOf shared: [Int: ValueID]) {
+        func root(_ v: ValueID) -> Int {
+            var index = v.index
+            while let next = shared[index] { index = next.index }
+            return index
+        }
+        for (index, startBefore) in nodes {
+            let node = graph.nodes[index]
+            let results = Set(node.results.map(root))
+            let waitBefore = calls.indices.first { c in
+                c >= startBefore && graph.nodes[calls[c].node].operands.contains { results.contains(root($0)) }
+            } ?? calls.count
+            let operandRoots = Set(node.operands.map(root))
+            let after = collectives.indices.filter { earlier in
+                graph.nodes[collectives[earlier].node].results.contains { operandRoots.contains(root($0)) }
+            }
+            collectives.append(ScheduledCollective(
+                node: index, operation: ReduceOperation(rawValue: node.attributes.string("operation"))!,
+                operands: node.operands.map { plan.values[$0.index]! }, results: node.results.map { plan.values[$0.index]! },
+                types: node.results.map(graph.type(of:)), startBefore: startBefore, waitBefore: waitBefore, after: after))
+        }
     }
 
     /// `void munitc_step(ptr arguments, ptr arena)`: every kernel in order over its whole range.
