@@ -1,7 +1,7 @@
 import Foundation
 
 /// An error while running a graph: missing or mistyped inputs.
-public struct InterpreterError: Error, CustomStringConvertible, Sendable {
+public struct InterpreterError: DescribedError, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -12,8 +12,13 @@ public struct InterpreterError: Error, CustomStringConvertible, Sendable {
 /// Written for obviousness; it is the oracle every pass and the LLVM backend are checked against.
 public struct Interpreter {
     public let graph: Graph
+    /// The limit `checkMemory` holds the graph's values to.
+    public var memoryBudget: MemoryBudget
 
-    public init(graph: Graph) { self.graph = graph }
+    public init(graph: Graph, memoryBudget: MemoryBudget = .standard) {
+        self.graph = graph
+        self.memoryBudget = memoryBudget
+    }
 
     /// Runs the graph on `arguments` (by argument name, inputs and parameters alike) and returns every
     /// output by name.
@@ -27,7 +32,7 @@ public struct Interpreter {
     /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
     /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
     public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
-        try checkMemory()
+        try checkMemory(budget: memoryBudget)
         var values = [Tensor?](repeating: nil, count: graph.values.count)
         for arg in graph.arguments {
             guard let t = arguments[arg.name] else {
@@ -53,14 +58,15 @@ public struct Interpreter {
         return values
     }
 
-    /// Throws when the graph's values (Doubles here) could not fit in this machine's memory, so callers
-    /// refuse a huge graph with a message instead of dying in an allocation.
-    public func checkMemory() throws {
-        let bytes = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) * 8 }
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        if bytes > memory {
-            throw InterpreterError(String(format: "the interpreter would need up to %.1f GB for this graph's values; this machine has %.1f GB",
-                                          bytes / 1e9, memory / 1e9))
+    /// Throws when running the graph could exceed `budget`, so callers refuse a huge graph with a message
+    /// instead of dying in an allocation. Counts every value as float64 twice (a kernel's result and its
+    /// copy rounded to the dtype exist together) and the caller's argument tensors once more.
+    public func checkMemory(budget: MemoryBudget) throws {
+        let all = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) }
+        let arguments = graph.arguments.reduce(0.0) { $0 + Double(graph.type(of: $1.value).elementCount) }
+        let bytes = 8 * (2 * all + arguments)
+        do { try budget.check(bytes, for: "interpreting '\(graph.name)' (its values as float64)") } catch {
+            throw InterpreterError("\(error)")
         }
     }
 

@@ -32,7 +32,7 @@ public struct RGBImage: Equatable, Sendable {
 }
 
 /// Why an image could not be read or written; `description` names the file and the reason.
-public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ImageError: DescribedError, Equatable, Sendable {
     public enum Reason: String, Sendable {
         case unreadable = "cannot read file"
         case empty = "empty file"
@@ -72,12 +72,18 @@ public enum ImageFormat: Sendable, Equatable {
 }
 
 extension RGBImage {
+    /// The most pixels an image may have, decoded or resized (8192 × 8192; 192 MB of RGB, 1.6 GB as a
+    /// float64 tensor): larger ones are refused before any pixel is allocated.
+    public static let maximumPixels = 1 << 26
+    /// The longest side an image may have: what libpng reads and writes (`PNG_USER_WIDTH_MAX`).
+    public static let maximumSide = 1_000_000
+
     /// Reads a JPEG or PNG file (sniffed by magic bytes, not by extension); grayscale and alpha images are
     /// converted to RGB (alpha dropped, as PIL's `convert('RGB')` does). Throws `ImageError` naming the file.
     public static func decode(contentsOf url: URL) throws -> RGBImage {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ImageError(path: url.path, reason: .unreadable, detail: error.localizedDescription)
+            throw ImageError(path: url.path, reason: .unreadable, detail: fileErrorReason(error))
         }
         return try decode(data, name: url.path)
     }

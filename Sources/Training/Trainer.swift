@@ -17,7 +17,7 @@ public struct TrainingOutput: Sendable {
     func prepare() throws {
         for url in [folder, images, checkpoints] {
             do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-                throw TrainingError("\(url.path): cannot create the output folder (\(error.localizedDescription))")
+                throw TrainingError("\(url.path): cannot create the output folder (\(fileErrorReason(error)))")
             }
             guard FileManager.default.isWritableFile(atPath: url.path) else {
                 throw TrainingError("\(url.path): the output folder is not writable")
@@ -58,9 +58,11 @@ public final class Trainer {
     public private(set) var iteration = 0
 
     /// Builds the step graphs and runners and the data pipeline; with `resume`, restores the newest snapshot
-    /// in the output's checkpoint folder (an error if there is none).
+    /// in the output's checkpoint folder (an error if there is none). First, before anything is allocated,
+    /// refuses a config whose training would not fit `memoryBudget`, naming the key.
     public init(config: MUNITConfig, output: TrainingOutput, seed: UInt64, maxIterations: Int? = nil, resume: Bool,
-                makeRunner: (Graph) throws -> any StepRunner) throws {
+                memoryBudget: MemoryBudget = .standard, makeRunner: (Graph) throws -> any StepRunner) throws {
+        try config.checkTrainingMemory(against: memoryBudget)
         self.config = config
         self.output = output
         self.maxIterations = maxIterations ?? config.maxIter
@@ -91,16 +93,17 @@ public final class Trainer {
         let shape = MUNITGraphOptions(batchSize: config.batchSize, height: config.cropImageHeight, width: config.cropImageWidth)
         disGraph = try buildMUNITGraph(.disStep, config: config, options: shape)
         genGraph = try buildMUNITGraph(.genStep, config: config, options: shape)
+        let moments = [disGraph, genGraph].flatMap { graph in
+            graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
+                .map { (name: $0.name, type: graph.type(of: $0.value)) }
+        }
+        if let restored { try checkpoints.checkOptimizerState(restored, moments: moments) }
         disStep = try makeRunner(disGraph)
         genStep = try makeRunner(genGraph)
         samples = try SampleWriter(config: config, data: data, source: source, seed: seed, output: output, makeRunner: makeRunner)
         // Made after compiling, so LLVM's memory and these float64 tensors do not peak together.
         hostState = restored ?? initialMUNITParameters(config: config, seed: seed)
         restored = nil
-        let moments = [disGraph, genGraph].flatMap { graph in
-            graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
-                .map { ($0.name, graph.type(of: $0.value)) }
-        }
         resident = try ResidentSteps(dis: disStep, gen: genStep, sample: samples.runner, state: hostState,
                                      zeroed: moments.map(\.0).filter { hostState[$0] == nil })
         if resident != nil {

@@ -32,13 +32,15 @@ struct Train: ParsableCommand {
     func run() throws {
         try reportingErrors(file: config ?? "munitc train") {
             let folder = URL(fileURLWithPath: output ?? "outputs/" + (config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "shapes"))
+            // Held until the run ends: a second run in this folder would interleave the logs and checkpoints.
+            let lock = try FolderLock(folder: folder)
+            defer { withExtendedLifetime(lock) {} }
             let (settings, configText) = try loadConfig(folder: folder)
             do {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
-            } catch { throw UserError("\(folder.path): cannot write the output folder (\(error.localizedDescription))") }
+            } catch { throw UserError("\(folder.path): cannot write the output folder (\(fileErrorReason(error)))") }
             let trainer = try Trainer(config: settings, output: TrainingOutput(folder: folder), seed: seed, maxIterations: maxIter,
-                                      resume: resume, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
+                                      resume: resume, memoryBudget: execution.memoryBudget, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
             let interactive = isatty(2) != 0
             var lastLine = Date.distantPast
             trainer.progress = { line in

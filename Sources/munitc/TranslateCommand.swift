@@ -32,16 +32,19 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         try reportingErrors(file: config) {
-            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
+            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config), for: .translation)
+            let keys = b2a ? (source: "input_dim_b", target: "input_dim_a") : (source: "input_dim_a", target: "input_dim_b")
             let parameters = try CheckpointStore.loadGenerators(URL(fileURLWithPath: checkpoint), config: settings)
             let (sourceDim, targetDim) = b2a ? (settings.inputDimB, settings.inputDimA) : (settings.inputDimA, settings.inputDimB)
             let (sourceSize, targetSize) = b2a ? (settings.newSize ?? settings.newSizeB, settings.newSize ?? settings.newSizeA)
                                                : (settings.newSize ?? settings.newSizeA, settings.newSize ?? settings.newSizeB)
+            try DomainTensors.checkImageChannels(sourceDim, key: keys.source, images: "--input images")
+            try DomainTensors.checkImageChannels(targetDim, key: keys.target, images: "translated images (written as PNG)")
             let image = try prepare(input, channels: sourceDim, newSize: sourceSize)
             let (h, w) = (image.shape[2], image.shape[3])
             let folder = URL(fileURLWithPath: output)
             do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-                throw UserError("\(folder.path): cannot create the output folder (\(error.localizedDescription))")
+                throw UserError("\(folder.path): cannot create the output folder (\(fileErrorReason(error)))")
             }
             var styles: [Tensor]
             if let style {
@@ -73,12 +76,16 @@ struct Translate: ParsableCommand {
     /// 1-channel domains.
     func prepare(_ path: String, channels: Int, newSize: Int?) throws -> Tensor {
         var image: RGBImage
-        do { image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path)) } catch { throw UserError("\(error)") }
-        if let newSize { image = image.resized(shorterSide: newSize) }
+        do {
+            image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path))
+            let size = try image.resizedSize(newSize: newSize, name: path)
+            if size.width != image.width || size.height != image.height { image = image.resized(width: size.width, height: size.height) }
+        } catch { throw UserError("\(error)") }
         return DomainTensors.batch([image], channels: channels)
     }
 
     func write(_ t: Tensor, to url: URL) throws {
-        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(url.path): cannot write (\(error))") }
+        // ImageError names the file.
+        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(error)") }
     }
 }
