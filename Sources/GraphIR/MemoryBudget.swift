@@ -61,10 +61,11 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
     /// `the memory available is 21.3 GB`.
     public var description: String { "\(origin) is \(MemoryBudget.format(bytes))" }
 
-    /// A byte count for people: `1.5 GB`, `640 MB`.
+    /// A byte count for people, in the powers of 1024 limits are given in: `1.5 GiB`, `640 MiB`.
     public static func format(_ value: Double) -> String {
         guard value.isFinite else { return "more than \(format(Double.greatestFiniteMagnitude))" }
-        for (unit, size) in [("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)] where value >= size {
+        for (unit, size) in [("EiB", 0x1p60), ("PiB", 0x1p50), ("TiB", 0x1p40), ("GiB", 0x1p30), ("MiB", 0x1p20), ("KiB", 0x1p10)]
+        where value >= size {
             return String(format: "%.3g %@", value / size, unit)
         }
         return String(format: "%.0f bytes", value)

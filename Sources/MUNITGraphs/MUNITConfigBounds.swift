@@ -16,9 +16,10 @@ public enum MUNITConfigBounds {
     /// Allowance per layer of every step graph for its nodes, generated code and compiler state.
     static let bytesPerLayer = Double(1 << 18)
 
-    /// Tensors of activations a trained layer keeps per output element: the convolution's, the norm's and
-    /// the activation's outputs, and their gradients.
-    static let tensorsPerLayerOutput = 6.0
+    /// Float32 tensors a trained layer's output element costs in the largest step (its forward values and
+    /// their gradient, less what the memory plan reuses). Calibrated on NVlabs' 256×256 config, whose steps
+    /// peak at 2.57 GB (README's table), estimated at 2.8 GB.
+    static let tensorsPerLayerOutput = 2.0
 
     /// The key that makes a layer's feature map smaller than one pixel (or smaller than its reflection
     /// padding, which PyTorch refuses), and why; nil when every map of the training crop is valid.
@@ -74,7 +75,7 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
     /// The most layers of one kind the estimate walks.
     static let countedLayers = 64
 
-    /// The four networks' parameters (float32).
+    /// The four networks' parameters, and VGG16's with the perceptual loss (float32).
     public var parameters: Double
     /// Gradients and Adam's two moments.
     public var optimizerState: Double
@@ -84,7 +85,7 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
     public var activations: Double
     /// Graph nodes, generated code and compiler state.
     public var compiling: Double
-    /// The learned values of the four networks (not bytes).
+    /// The learned values of the four networks (not bytes; VGG16's fixed weights are not counted).
     public var parameterCount: Double
 
     public var total: Double { parameters + optimizerState + images + activations + compiling }
@@ -130,8 +131,6 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
         }
         let (a, b) = (Double(c.inputDimA), Double(c.inputDimB))
         parameterCount = generator(a) + generator(b) + discriminator(a) + discriminator(b)
-        parameters = 4 * parameterCount
-        optimizerState = 3 * parameters
 
         // Activation elements per image of one forward pass of each network.
         var styleMaps = dim * area, contentMaps = dim * area, decoderMaps = Double(max(c.inputDimA, c.inputDimB)) * area
@@ -160,13 +159,26 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
         }
         // The generator step (the largest): four encodings (the images, then the translations), four
         // decodings (two more for the cycle loss), the discriminators on both translations.
-        let forward = 4 * (styleMaps + contentMaps) + (c.usesCycleLoss ? 6 : 4) * decoderMaps + 2 * disMaps
+        var forward = 4 * (styleMaps + contentMaps) + (c.usesCycleLoss ? 6 : 4) * decoderMaps + 2 * disMaps
+        // The perceptual loss: VGG16's fixed weights, run on both images and both translations.
+        var vggParameters = 0.0
+        if c.usesPerceptualLoss {
+            plane = area
+            for layer in VGG16.layers {
+                vggParameters += conv(Double(layer.input), Double(layer.output), 3)
+                forward += 4 * Double(layer.output) * plane
+                if VGG16.pooledAfter.contains(layer.name) { plane /= 4 }
+            }
+        }
         activations = forward * Double(c.batchSize) * 4 * MUNITConfigBounds.tensorsPerLayerOutput
 
         // Images: each domain's batch and display images as float64 tensors, and every loaded image after
         // resizing its shorter side to new_size (at least new_size² pixels).
         let channels = Double(max(c.inputDimA, c.inputDimB))
         let newSide = Double(max(c.newSize ?? 0, c.newSizeA ?? 0, c.newSizeB ?? 0))
+        parameters = 4 * (parameterCount + vggParameters)
+        optimizerState = 3 * 4 * parameterCount  // VGG's weights are fixed: no gradients, no moments
+
         images = 2 * (Double(c.batchSize) + Double(c.displaySize)) * channels * area * 8
             + 2 * Double(c.batchSize) * 3 * newSide * newSide
 

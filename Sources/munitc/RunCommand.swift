@@ -32,10 +32,13 @@ struct Run: ParsableCommand {
                 do { try Interpreter(graph: graph).checkMemory(budget: execution.memoryBudget) } catch { throw UserError("\(error)") }
             }
             // Compile before reading or generating arguments: compilation checks the memory the run needs,
-            // its buffers and the float64 tensors held here (the arguments, the outputs, and the file's
-            // float32 copy of the outputs with -o).
+            // its buffers and what is held here: the arguments as float64 tensors (and, from --inputs, the
+            // file's bytes twice while it is parsed), the outputs as float64 tensors (and their float32 file
+            // bytes with -o).
             let elements = { (values: [GraphIR.ValueID]) in values.reduce(0.0) { $0 + Double(graph.type(of: $1).elementCount) } }
-            let hostBytes = 8 * elements(graph.arguments.map(\.value)) + (output == nil ? 8 : 12) * elements(graph.outputs.map(\.value))
+            let inputFile = inputs.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int } ?? 0
+            let hostBytes = 8 * elements(graph.arguments.map(\.value)) + 2 * Double(inputFile)
+                + (output == nil ? 8 : 12) * elements(graph.outputs.map(\.value))
             let runner = try execution.makeRunner(graph, callerBytes: hostBytes)
             let arguments = try readArguments(for: graph)
             let results: [String: Tensor]

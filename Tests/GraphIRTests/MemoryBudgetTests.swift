@@ -17,10 +17,11 @@ import Testing
     }
 
     @Test func checksSayWhatNeedsHowMuch() throws {
-        let budget = MemoryBudget(bytes: 1e9, origin: "--max-memory")
-        try budget.check(1e9, for: "fits")
-        let error = #expect(throws: MemoryBudgetError.self) { try budget.check(2.5e9, for: "running 'g'") }
-        #expect(error?.description == "running 'g' needs about 2.5 GB; --max-memory is 1 GB")
+        let budget = try MemoryBudget.parse("1G", origin: "--max-memory")
+        try budget.check(0x1p30, for: "fits")
+        let error = #expect(throws: MemoryBudgetError.self) { try budget.check(2.5 * 0x1p30, for: "running 'g'") }
+        #expect(error?.description == "running 'g' needs about 2.5 GiB; --max-memory is 1 GiB")
+        #expect(MemoryBudget.format(640 * 0x1p20) == "640 MiB" && MemoryBudget.format(12) == "12 bytes")
     }
 
     @Test func theInterpreterCountsEveryValueItHolds() throws {

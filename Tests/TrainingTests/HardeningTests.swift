@@ -114,10 +114,10 @@ import Testing
             "gen": "{dim: 30000, mlp_dim: 4, style_dim: 2, activ: relu, n_downsample: 1, n_res: 1, pad_type: reflect}"])
         let error = #expect(throws: MUNITConfigError.self) {
             _ = try Trainer(config: config, output: TrainingOutput(folder: out), seed: 0, resume: false,
-                            memoryBudget: MemoryBudget(bytes: 8e9, origin: "the limit"), makeRunner: { InterpreterRunner(graph: $0) })
+                            memoryBudget: MemoryBudget(bytes: 8 * 0x1p30, origin: "the limit"), makeRunner: { InterpreterRunner(graph: $0) })
         }
         #expect(error?.key == "gen.dim")
-        #expect(error?.message.contains("the limit is 8 GB") == true)
+        #expect(error?.message.contains("the limit is 8 GiB") == true)
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints").path), "refused before preparing")
     }
 }
