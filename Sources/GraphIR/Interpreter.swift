@@ -61,11 +61,12 @@ public struct Interpreter {
     /// Throws when running the graph could exceed `budget`, so callers refuse a huge graph with a message
     /// instead of dying in an allocation. Counts every value as float64 twice (a kernel's result and its
     /// copy rounded to the dtype exist together) and the caller's argument tensors once more.
-    public func checkMemory(budget: MemoryBudget) throws {
+    /// `held`: what the process holds already (see `MemoryBudget.check`).
+    public func checkMemory(budget: MemoryBudget, held: Double = MemoryBudget.residentBytes()) throws {
         let all = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) }
         let arguments = graph.arguments.reduce(0.0) { $0 + Double(graph.type(of: $1.value).elementCount) }
         let bytes = 8 * (2 * all + arguments)
-        do { try budget.check(bytes, for: "interpreting '\(graph.name)' (its values as float64)") } catch {
+        do { try budget.check(bytes, for: "interpreting '\(graph.name)' (its values as float64)", held: held) } catch {
             throw InterpreterError("\(error)")
         }
     }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// The memory munitc may plan to use: `--max-memory`, else the `MUNITC_MAX_MEMORY` environment variable,
-/// else the memory the machine has available now (`MemAvailable`, or the physical memory where the system
-/// does not say). Pre-checks compare their estimates against it before allocating.
+/// The memory munitc may use: `--max-memory`, else the `MUNITC_MAX_MEMORY` environment variable, else what
+/// the process holds plus what the machine has available now (`MemAvailable`; the physical memory where the
+/// system does not say). Pre-checks compare what the process holds plus their estimates against it before
+/// allocating.
 public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
     /// The limit in bytes.
     public var bytes: Double
@@ -30,14 +31,21 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
     /// that cannot report an error; commands use `resolve`).
     public static var standard: MemoryBudget { (try? resolve()) ?? available() }
 
-    /// The memory the machine can give a new allocation now.
+    /// The memory this process can reach now: what it holds and what the machine has available besides.
     public static func available() -> MemoryBudget {
         if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") {
-            return MemoryBudget(bytes: kilobytes * 1024, origin: "the memory available")
+            return MemoryBudget(bytes: kilobytes * 1024 + residentBytes(), origin: "the memory available")
         }
         return MemoryBudget(bytes: Double(ProcessInfo.processInfo.physicalMemory), origin: "this machine's memory")
+    }
+
+    /// The memory this process holds now (its resident set), 0 where the system does not say.
+    public static func residentBytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = Double(text.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// `8G`, `512M`, `1.5GB`, `300000000` (bytes); units are powers of 1024.
@@ -52,10 +60,19 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
         return MemoryBudget(bytes: value * scale, origin: origin)
     }
 
-    /// Throws when `needed` bytes exceed the budget; `what` says what needs them (`running 'relu'`).
-    public func check(_ needed: Double, for what: @autoclosure () -> String) throws {
-        guard needed > bytes else { return }
-        throw MemoryBudgetError("\(what()) needs about \(MemoryBudget.format(needed)); \(self)")
+    /// Throws when `needed` more bytes, besides the `held` ones the process holds already, exceed the
+    /// budget; `what` says what needs them (`running 'relu'`).
+    public func check(_ needed: Double, for what: @autoclosure () -> String, held: Double = residentBytes()) throws {
+        if let excess = excess(needed, held: held) {
+            throw MemoryBudgetError("\(what()) needs about \(MemoryBudget.format(needed))\(excess)")
+        }
+    }
+
+    /// Nil when `needed` more bytes besides `held` fit, else how a refusal ends:
+    /// ` besides the 75 MiB munitc holds already; --max-memory is 1 GiB`.
+    public func excess(_ needed: Double, held: Double = residentBytes()) -> String? {
+        guard needed + held > bytes else { return nil }
+        return (held > 0 ? " besides the \(MemoryBudget.format(held)) munitc holds already" : "") + "; \(self)"
     }
 
     /// `the memory available is 21.3 GB`.

@@ -231,14 +231,16 @@ extension MUNITConfig {
     /// Throws, naming the key to change, when training this config is impossible: a layer's feature map
     /// would vanish at the training crop (`MUNITConfigBounds.geometryProblem`, unless `geometry` is off),
     /// or the memory estimate exceeds `budget`.
-    public func checkTrainingMemory(against budget: MemoryBudget, geometry: Bool = true) throws {
+    /// `held`: what the process holds already (see `MemoryBudget.check`).
+    public func checkTrainingMemory(against budget: MemoryBudget, geometry: Bool = true,
+                                    held: Double = MemoryBudget.residentBytes()) throws {
         if geometry, let problem = MUNITConfigBounds.geometryProblem(self) {
             throw MUNITConfigError(file: source, key: problem.key, problem.message)
         }
         let estimate = MUNITMemoryEstimate(training: self)
-        guard estimate.total > budget.bytes else { return }
+        guard let excess = budget.excess(estimate.total, held: held) else { return }
         let culprit = MUNITMemoryEstimate.largestContributor(self)
         throw MUNITConfigError(file: source, key: culprit?.key, (culprit.map { "\($0.value) makes " } ?? "")
-            + "training need about \(estimate); \(budget)")
+            + "training need about \(estimate)\(excess)")
     }
 }

@@ -152,7 +152,7 @@ private struct ConfigReader {
         }
         // Translation sees images of any size, not the training crop the geometry is checked at.
         let ceiling = MemoryBudget(bytes: MUNITConfigBounds.maximumBytes, origin: "munitc's limit for any machine")
-        do { try c.checkTrainingMemory(against: ceiling, geometry: purpose == .training) }
+        do { try c.checkTrainingMemory(against: ceiling, geometry: purpose == .training, held: 0) }
         catch let error as MUNITConfigError { throw positioned(error) }
     }
 

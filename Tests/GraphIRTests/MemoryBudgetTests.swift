@@ -18,9 +18,13 @@ import Testing
 
     @Test func checksSayWhatNeedsHowMuch() throws {
         let budget = try MemoryBudget.parse("1G", origin: "--max-memory")
-        try budget.check(0x1p30, for: "fits")
-        let error = #expect(throws: MemoryBudgetError.self) { try budget.check(2.5 * 0x1p30, for: "running 'g'") }
+        try budget.check(0x1p30, for: "fits", held: 0)
+        let error = #expect(throws: MemoryBudgetError.self) { try budget.check(2.5 * 0x1p30, for: "running 'g'", held: 0) }
         #expect(error?.description == "running 'g' needs about 2.5 GiB; --max-memory is 1 GiB")
+        // What the process holds already counts against the limit too.
+        let held = #expect(throws: MemoryBudgetError.self) { try budget.check(0x1p29, for: "x", held: 0x1p29 + 1) }
+        #expect(held?.description == "x needs about 512 MiB besides the 512 MiB munitc holds already; --max-memory is 1 GiB")
+        #expect(MemoryBudget.residentBytes() > 0x1p20)
         #expect(MemoryBudget.format(640 * 0x1p20) == "640 MiB" && MemoryBudget.format(12) == "12 bytes")
     }
 
@@ -33,9 +37,9 @@ import Testing
             }
             """.utf8))
         // Two values of 1000 float64s, each with its rounded copy, and the caller's argument: 40 kB.
-        try Interpreter(graph: graph).checkMemory(budget: MemoryBudget(bytes: 40_000, origin: "x"))
+        try Interpreter(graph: graph).checkMemory(budget: MemoryBudget(bytes: 40_000, origin: "x"), held: 0)
         #expect(throws: InterpreterError.self) {
-            try Interpreter(graph: graph).checkMemory(budget: MemoryBudget(bytes: 39_999, origin: "x"))
+            try Interpreter(graph: graph).checkMemory(budget: MemoryBudget(bytes: 39_999, origin: "x"), held: 0)
         }
         #expect(throws: InterpreterError.self) {
             _ = try Interpreter(graph: graph, memoryBudget: MemoryBudget(bytes: 1000, origin: "x")).run(["x": Tensor.zeros(TensorType(.f32, [1000]))])

@@ -71,7 +71,8 @@ import Testing
             """.write(to: dir.appendingPathComponent("relu.graph"), atomically: true, encoding: .utf8)
         // Buffers 0.5 GiB and float64 tensors 1 GiB: 1 GiB is not enough (the process peaks at 1.55 GiB).
         let stderr = try Self.failure(["run", "relu.graph", "--random-inputs", "--max-memory", "1G"], in: dir)
-        #expect(stderr.contains("running 'big_relu' (arena 256 MiB, arguments 256 MiB, host tensors 1 GiB) needs about 1.5 GiB; --max-memory is 1 GiB"), "\(stderr)")
+        #expect(stderr.contains("running 'big_relu' (arena 256 MiB, arguments 256 MiB, host tensors 1 GiB) needs about 1.5 GiB besides the "), "\(stderr)")
+        #expect(stderr.contains(" MiB munitc holds already; --max-memory is 1 GiB"), "\(stderr)")
         let result = try CLI.run(["run", "relu.graph", "--random-inputs", "--backend", "interp", "--max-memory", "2G"], in: dir)
         #expect(result.status == 1 && result.stderr.contains("interpreting 'big_relu'"), "\(result.stderr)")
     }
