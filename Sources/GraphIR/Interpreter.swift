@@ -12,10 +12,11 @@ public struct InterpreterError: DescribedError, Sendable {
 /// Written for obviousness; it is the oracle every pass and the LLVM backend are checked against.
 public struct Interpreter {
     public let graph: Graph
-    /// The limit `checkMemory` holds the graph's values to.
-    public var memoryBudget: MemoryBudget
+    /// The limit `runAll` checks the graph's values against (`checkMemory`); nil: no check (a fused
+    /// node's region, whose values the enclosing graph's check counted).
+    public var memoryBudget: MemoryBudget?
 
-    public init(graph: Graph, memoryBudget: MemoryBudget = .standard) {
+    public init(graph: Graph, memoryBudget: MemoryBudget? = .standard) {
         self.graph = graph
         self.memoryBudget = memoryBudget
     }
@@ -32,7 +33,7 @@ public struct Interpreter {
     /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
     /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
     public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
-        try checkMemory(budget: memoryBudget)
+        if let memoryBudget { try checkMemory(budget: memoryBudget) }
         var values = [Tensor?](repeating: nil, count: graph.values.count)
         for arg in graph.arguments {
             guard let t = arguments[arg.name] else {
@@ -83,7 +84,7 @@ public struct Interpreter {
             // Arguments take the operands in order; the region's outputs are the results.
             var arguments: [String: Tensor] = [:]
             for (argument, t) in zip(region.arguments, inputs) { arguments[argument.name] = t }
-            guard let outputs = try? Interpreter(graph: region).run(arguments) else {
+            guard let outputs = try? Interpreter(graph: region, memoryBudget: nil).run(arguments) else {
                 fatalError("interpreter: the region of a verified fused node failed to run")
             }
             return region.outputs.map { outputs[$0.name]! }

@@ -114,10 +114,7 @@ extension RGBImage {
 
     /// Writes this image as PNG, atomically (temporary file, fsync, rename).
     public func writePNG(to url: URL) throws {
-        let data = try pngData(name: url.path)
-        do { try writeFileAtomically(data, to: url) } catch {
-            throw ImageError(path: url.path, reason: .writing, detail: "\(error)")
-        }
+        try RGBImage.write(pngData(name: url.path), to: url)
     }
 
     /// JPEG bytes of this image (4:2:0 YCbCr, `quality` 1...100; baseline unless `progressive`; `grayscale`
@@ -128,8 +125,14 @@ extension RGBImage {
 
     /// Writes this image as JPEG, atomically.
     public func writeJPEG(to url: URL, quality: Int = 90) throws {
-        do { try writeFileAtomically(jpegData(quality: quality), to: url) } catch {
-            throw ImageError(path: url.path, reason: .writing, detail: "\(error)")
+        try RGBImage.write(jpegData(quality: quality), to: url)
+    }
+
+    /// Writes an encoded image atomically; the error names the file once.
+    private static func write(_ data: Data, to url: URL) throws {
+        do { try writeFileAtomically(data, to: url) } catch {
+            let detail = "\(error)", prefix = url.path + ": "
+            throw ImageError(path: url.path, reason: .writing, detail: detail.hasPrefix(prefix) ? String(detail.dropFirst(prefix.count)) : detail)
         }
     }
 }
