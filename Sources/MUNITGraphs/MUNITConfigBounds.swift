@@ -7,7 +7,7 @@ import GraphIR
 public enum MUNITConfigBounds {
     /// The most bytes any config may need to train, whatever the machine: far beyond any machine, and it
     /// keeps every tensor's size and every shape product in the graph builders far from `Int` overflow.
-    /// The machine's own limit (`MemoryBudget`) is checked by `train` and `translate`.
+    /// The machine's own limit (`MemoryBudget`) is checked when training starts (`Trainer`).
     public static let maximumBytes = Double(1 << 48)
 
     /// The deepest a config's YAML may nest (MUNIT's nest 2 deep); deeper text is refused before parsing.
@@ -135,10 +135,10 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
         // Activation elements per image of one forward pass of each network.
         var styleMaps = dim * area, contentMaps = dim * area, decoderMaps = Double(max(c.inputDimA, c.inputDimB)) * area
         var (width, plane) = (dim, area)
-        for i in 1...4 {
+        for _ in 1...4 {
             plane /= 4
             width = min(width * 2, 4 * dim)
-            styleMaps += width * plane * Double(i)  // a rough count, the later layers are small
+            styleMaps += width * plane
         }
         (width, plane) = (dim, area)
         for _ in 0..<downsamples {
@@ -171,14 +171,13 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
             }
         }
         activations = forward * Double(c.batchSize) * 4 * MUNITConfigBounds.tensorsPerLayerOutput
+        parameters = 4 * (parameterCount + vggParameters)
+        optimizerState = 3 * 4 * parameterCount  // VGG's weights are fixed: no gradients, no moments
 
         // Images: each domain's batch and display images as float64 tensors, and every loaded image after
         // resizing its shorter side to new_size (at least new_size² pixels).
         let channels = Double(max(c.inputDimA, c.inputDimB))
         let newSide = Double(max(c.newSize ?? 0, c.newSizeA ?? 0, c.newSizeB ?? 0))
-        parameters = 4 * (parameterCount + vggParameters)
-        optimizerState = 3 * 4 * parameterCount  // VGG's weights are fixed: no gradients, no moments
-
         images = 2 * (Double(c.batchSize) + Double(c.displaySize)) * channels * area * 8
             + 2 * Double(c.batchSize) * 3 * newSide * newSide
 
@@ -187,7 +186,8 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
         compiling = 3 * allLayers * MUNITConfigBounds.bytesPerLayer  // the dis, gen and sample steps
     }
 
-    /// `2.6 TB (parameters 640 GB, optimiser state 1.9 TB, images 1 MB, activations …, compiling …)`.
+    /// `2.61 GiB (4.66e+07 parameters 178 MiB, gradients and Adam state 533 MiB, images …, activations …,
+    /// compiling …)`.
     public var description: String {
         "\(MemoryBudget.format(total)) (\(String(format: "%.3g", parameterCount)) parameters \(MemoryBudget.format(parameters)), "
             + "gradients and Adam state \(MemoryBudget.format(optimizerState)), images \(MemoryBudget.format(images)), "
@@ -216,7 +216,7 @@ public struct MUNITMemoryEstimate: Sendable, CustomStringConvertible {
             changed[keyPath: path] = defaults[keyPath: path]
             consider(key, c[keyPath: path], changed)
         }
-        let defaultSide = 256
+        let defaultSide = 256  // NVlabs' configs' new_size
         for (key, path) in [("new_size", \MUNITConfig.newSize), ("new_size_a", \.newSizeA), ("new_size_b", \.newSizeB)]
         where (c[keyPath: path] ?? 0) > defaultSide {
             var changed = c

@@ -148,7 +148,7 @@ private struct ConfigReader {
             guard let key = error.key else { return error }
             let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
             let owner = parts.count == 2 ? sections.first { $0.path == parts[0] } : sections.first
-            return owner?.error(parts.last!, error.message) ?? error
+            return owner?.error(parts.last ?? key, error.message) ?? error
         }
         // Translation sees images of any size, not the training crop the geometry is checked at.
         let ceiling = MemoryBudget(bytes: MUNITConfigBounds.maximumBytes, origin: "munitc's limit for any machine")
