@@ -1,6 +1,6 @@
 /// A positioned error about a graph or its text, printed as `FILE:LINE:COL: error: message` so editors and
 /// scripts can jump to it.
-public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
+public struct Diagnostic: DescribedError, Hashable, Sendable {
     public var location: SourceLocation?
     public var message: String
 
@@ -19,7 +19,7 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One or more diagnostics, thrown by the parser and the verifier.
-public struct DiagnosticError: Error, Sendable, CustomStringConvertible {
+public struct DiagnosticError: DescribedError, Sendable {
     public var diagnostics: [Diagnostic]
     public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// An error while running a graph: missing or mistyped inputs.
-public struct InterpreterError: Error, CustomStringConvertible, Sendable {
+public struct InterpreterError: DescribedError, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -12,8 +12,14 @@ public struct InterpreterError: Error, CustomStringConvertible, Sendable {
 /// Written for obviousness; it is the oracle every pass and the LLVM backend are checked against.
 public struct Interpreter {
     public let graph: Graph
+    /// The limit `runAll` checks the graph's values against (`checkMemory`); nil: no check (a fused
+    /// node's region, whose values the enclosing graph's check counted).
+    public var memoryBudget: MemoryBudget?
 
-    public init(graph: Graph) { self.graph = graph }
+    public init(graph: Graph, memoryBudget: MemoryBudget? = .standard) {
+        self.graph = graph
+        self.memoryBudget = memoryBudget
+    }
 
     /// Runs the graph on `arguments` (by argument name, inputs and parameters alike) and returns every
     /// output by name.
@@ -27,7 +33,7 @@ public struct Interpreter {
     /// Runs the graph and returns every value (indexed by `ValueID.index`), for tests and debugging.
     /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
     public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
-        try checkMemory()
+        if let memoryBudget { try checkMemory(budget: memoryBudget) }
         let communicator = Collectives.current
         if let collective = graph.nodes.first(where: { $0.op.traits.contains(.collective) && $0.attributes.int("ranks") != communicator.size }) {
             throw InterpreterError("the graph's \(collective.op.name) reduces over \(collective.attributes.int("ranks")) ranks; "
@@ -58,14 +64,16 @@ public struct Interpreter {
         return values
     }
 
-    /// Throws when the graph's values (Doubles here) could not fit in this machine's memory, so callers
-    /// refuse a huge graph with a message instead of dying in an allocation.
-    public func checkMemory() throws {
-        let bytes = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) * 8 }
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        if bytes > memory {
-            throw InterpreterError(String(format: "the interpreter would need up to %.1f GB for this graph's values; this machine has %.1f GB",
-                                          bytes / 1e9, memory / 1e9))
+    /// Throws when running the graph could exceed `budget`, so callers refuse a huge graph with a message
+    /// instead of dying in an allocation. Counts every value as float64 twice (a kernel's result and its
+    /// copy rounded to the dtype exist together) and the caller's argument tensors once more.
+    /// `held`: what the process holds already (see `MemoryBudget.check`).
+    public func checkMemory(budget: MemoryBudget, held: Double = MemoryBudget.residentBytes()) throws {
+        let all = graph.values.reduce(0.0) { $0 + Double($1.type.elementCount) }
+        let arguments = graph.arguments.reduce(0.0) { $0 + Double(graph.type(of: $1.value).elementCount) }
+        let bytes = 8 * (2 * all + arguments)
+        do { try budget.check(bytes, for: "interpreting '\(graph.name)' (its values as float64)", held: held) } catch {
+            throw InterpreterError("\(error)")
         }
     }
 
@@ -81,7 +89,7 @@ public struct Interpreter {
             // Arguments take the operands in order; the region's outputs are the results.
             var arguments: [String: Tensor] = [:]
             for (argument, t) in zip(region.arguments, inputs) { arguments[argument.name] = t }
-            guard let outputs = try? Interpreter(graph: region).run(arguments) else {
+            guard let outputs = try? Interpreter(graph: region, memoryBudget: nil).run(arguments) else {
                 fatalError("interpreter: the region of a verified fused node failed to run")
             }
             return region.outputs.map { outputs[$0.name]! }

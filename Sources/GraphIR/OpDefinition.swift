@@ -1,5 +1,5 @@
 /// An error from an op's rules (operand count, attributes, shapes). The verifier and parser attach positions.
-public struct OpError: Error, Equatable, CustomStringConvertible, Sendable {
+public struct OpError: DescribedError, Equatable, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// An error reading or writing a safetensors file; the message names the file and what is wrong.
-public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
+public struct SafetensorsError: DescribedError, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -27,7 +27,7 @@ public struct SafetensorsFile: Sendable {
     public static func read(contentsOf url: URL) throws -> SafetensorsFile {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw SafetensorsError("\(url.path): cannot read: \(error.localizedDescription)")
+            throw SafetensorsError("\(url.path): cannot read: \(fileErrorReason(error))")
         }
         do { return try parse(data) } catch let error as SafetensorsError {
             throw SafetensorsError("\(url.path): \(error.message)")
@@ -199,11 +199,13 @@ public func writeFileAtomically(_ data: Data, to url: URL) throws {
 public func writeFileAtomically(to url: URL, _ write: (FileHandle) throws -> Void) throws {
     let directory = url.deletingLastPathComponent()
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-        throw SafetensorsError("\(url.path): cannot create \(temporary.path) (is the folder writable?)")
+    // open(2) itself, so the message can give the system's reason.
+    let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+        throw SafetensorsError("\(url.path): cannot create \(temporary.lastPathComponent) beside it (\(String(cString: strerror(errno))))")
     }
     do {
-        let handle = try FileHandle(forWritingTo: temporary)
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         defer { try? handle.close() }
         try write(handle)
         try handle.synchronize()
@@ -212,7 +214,7 @@ public func writeFileAtomically(to url: URL, _ write: (FileHandle) throws -> Voi
         throw error
     } catch {
         try? FileManager.default.removeItem(at: temporary)
-        throw SafetensorsError("\(url.path): cannot write: \(error.localizedDescription)")
+        throw SafetensorsError("\(url.path): cannot write: \(fileErrorReason(error))")
     }
     guard rename(temporary.path, url.path) == 0 else {
         let reason = String(cString: strerror(errno))

@@ -67,6 +67,9 @@ extension Tensor {
     public static func random<G: RandomNumberGenerator>(
         _ type: TensorType, in range: ClosedRange<Double> = -1...1, using rng: inout G
     ) -> Tensor {
-        Tensor(type, scalars: (0..<type.elementCount).map { _ in Double.random(in: range, using: &rng) })
+        // Filled in place: one array of the tensor's size, never a second for the rounding.
+        var t = Tensor(type, repeating: 0)
+        for i in t.scalars.indices { t.scalars[i] = type.dtype.round(Double.random(in: range, using: &rng)) }
+        return t
     }
 }

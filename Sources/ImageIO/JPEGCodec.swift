@@ -16,7 +16,6 @@ import Foundation
 /// the process with `fatalError` naming the file and libjpeg's message: it must not return into libjpeg.
 enum JPEGCodec {
     /// Largest accepted pixel count; bounds libjpeg's allocations (progressive files keep all coefficients).
-    static let maxPixels = 1 << 26
 
     final class ErrorBox {
         let name: String
@@ -32,7 +31,7 @@ enum JPEGCodec {
 
     static func decode(_ data: Data, name: String) throws -> RGBImage {
         let info = try JPEGValidator.validate([UInt8](data), name: name)
-        guard info.width * info.height <= maxPixels else {
+        guard info.width * info.height <= RGBImage.maximumPixels else {
             throw ImageError(path: name, reason: .unsupported, detail: "size \(info.width)x\(info.height) too large")
         }
         let box = ErrorBox(name: name)

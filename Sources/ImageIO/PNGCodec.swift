@@ -45,7 +45,7 @@ enum PNGCodec {
         let width = Int(image.width), height = Int(image.height)
         // RGBA then drop alpha: PIL's convert('RGB') discards alpha rather than compositing.
         image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
-        guard width > 0, height > 0, width.multipliedReportingOverflow(by: height).partialValue < (1 << 28) else {
+        guard width > 0, height > 0, width <= RGBImage.maximumPixels / height else {
             png_image_free(&image)
             throw ImageError(path: name, reason: .unsupported, detail: "size \(width)x\(height)")
         }

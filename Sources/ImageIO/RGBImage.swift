@@ -32,7 +32,7 @@ public struct RGBImage: Equatable, Sendable {
 }
 
 /// Why an image could not be read or written; `description` names the file and the reason.
-public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ImageError: DescribedError, Equatable, Sendable {
     public enum Reason: String, Sendable {
         case unreadable = "cannot read file"
         case empty = "empty file"
@@ -72,12 +72,18 @@ public enum ImageFormat: Sendable, Equatable {
 }
 
 extension RGBImage {
+    /// The most pixels an image may have, decoded or resized (8192 × 8192; 192 MB of RGB, 1.6 GB as a
+    /// float64 tensor): larger ones are refused before any pixel is allocated.
+    public static let maximumPixels = 1 << 26
+    /// The longest side an image may have: what libpng reads and writes (`PNG_USER_WIDTH_MAX`).
+    public static let maximumSide = 1_000_000
+
     /// Reads a JPEG or PNG file (sniffed by magic bytes, not by extension); grayscale and alpha images are
     /// converted to RGB (alpha dropped, as PIL's `convert('RGB')` does). Throws `ImageError` naming the file.
     public static func decode(contentsOf url: URL) throws -> RGBImage {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ImageError(path: url.path, reason: .unreadable, detail: error.localizedDescription)
+            throw ImageError(path: url.path, reason: .unreadable, detail: fileErrorReason(error))
         }
         return try decode(data, name: url.path)
     }
@@ -108,10 +114,7 @@ extension RGBImage {
 
     /// Writes this image as PNG, atomically (temporary file, fsync, rename).
     public func writePNG(to url: URL) throws {
-        let data = try pngData(name: url.path)
-        do { try writeFileAtomically(data, to: url) } catch {
-            throw ImageError(path: url.path, reason: .writing, detail: "\(error)")
-        }
+        try RGBImage.write(pngData(name: url.path), to: url)
     }
 
     /// JPEG bytes of this image (4:2:0 YCbCr, `quality` 1...100; baseline unless `progressive`; `grayscale`
@@ -122,8 +125,14 @@ extension RGBImage {
 
     /// Writes this image as JPEG, atomically.
     public func writeJPEG(to url: URL, quality: Int = 90) throws {
-        do { try writeFileAtomically(jpegData(quality: quality), to: url) } catch {
-            throw ImageError(path: url.path, reason: .writing, detail: "\(error)")
+        try RGBImage.write(jpegData(quality: quality), to: url)
+    }
+
+    /// Writes an encoded image atomically; the error names the file once.
+    private static func write(_ data: Data, to url: URL) throws {
+        do { try writeFileAtomically(data, to: url) } catch {
+            let detail = "\(error)", prefix = url.path + ": "
+            throw ImageError(path: url.path, reason: .writing, detail: detail.hasPrefix(prefix) ? String(detail.dropFirst(prefix.count)) : detail)
         }
     }
 }

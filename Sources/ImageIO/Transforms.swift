@@ -117,8 +117,18 @@ extension RGBImage {
     }
 
     /// The size the transforms crop from: this image's with the shorter side resized to `newSize` (nil: as is).
-    public func resizedSize(newSize: Int?) -> (width: Int, height: Int) {
-        newSize.map { RGBImage.shorterSideSize(width: width, height: height, to: $0) } ?? (width, height)
+    /// Throws, naming `name`, when that image would have more than `maximumPixels` pixels (a 100000×1 image
+    /// resized to a shorter side of 256 would be 6.5 billion).
+    public func resizedSize(newSize: Int?, name: String) throws -> (width: Int, height: Int) {
+        guard let newSize else { return (width, height) }
+        let longer = Double(newSize) * Double(Swift.max(width, height)) / Double(Swift.min(width, height))
+        guard Double(newSize) * longer <= Double(RGBImage.maximumPixels), longer <= Double(RGBImage.maximumSide) else {
+            throw ImageError(path: name, reason: .unsupported, detail: "resizing this \(width)×\(height) image so its "
+                + "shorter side is \(newSize) (new_size) would make it \(String(format: "%.0f", longer)) pixels long and "
+                + "\(String(format: "%.3g", Double(newSize) * longer)) pixels in all; the limits are \(RGBImage.maximumSide) "
+                + "a side and \(RGBImage.maximumPixels) in all")
+        }
+        return RGBImage.shorterSideSize(width: width, height: height, to: newSize)
     }
 }
 

@@ -1,10 +1,12 @@
+import protocol GraphIR.DescribedError
+
 /// A config that cannot be used: the file, the position when known, the key, and what is wrong (for a bad
 /// value: the value and the allowed values).
 ///
 /// `description` leaves the file out, as every munitc error does (the command prefixes it:
 /// `C.yaml: error: key 'gen.activ': 'foo' is not one of relu, … (line 18, column 10)`); `formatted` is the
 /// whole compiler-style line, `C.yaml:18:10: error: key 'gen.activ': …`.
-public struct MUNITConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct MUNITConfigError: DescribedError, Sendable, Equatable {
     public var file: String
     public var line: Int?
     public var column: Int?

@@ -1,16 +1,24 @@
 import Foundation
+import struct GraphIR.MemoryBudget
+import func GraphIR.fileErrorReason
 import Yams
 
 extension MUNITConfig {
+    /// What a config is read for: training needs every key MUNIT's trainer reads; translation only the
+    /// generators' (`gen`, `input_dim_a`/`_b`, `new_size*`), the rest defaulting to NVlabs' values.
+    public enum Purpose: Sendable {
+        case training, translation
+    }
+
     /// Reads and checks an NVlabs-style YAML config file; errors and warnings name the file.
-    public static func load(contentsOf url: URL) throws -> MUNITConfig {
+    public static func load(contentsOf url: URL, for purpose: Purpose = .training) throws -> MUNITConfig {
         // Messages use the path as the user gave it (relative stays relative).
         let name = url.relativePath
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw MUNITConfigError(file: name, key: nil, "cannot read the config: \(error.localizedDescription)")
+            throw MUNITConfigError(file: name, key: nil, "cannot read the config: \(fileErrorReason(error))")
         }
-        return try parse(yaml: text, file: name)
+        return try parse(yaml: text, file: name, for: purpose)
     }
 
     /// Parses and checks NVlabs-style YAML text. `file` names the text in messages.
@@ -18,13 +26,19 @@ extension MUNITConfig {
     /// Every key MUNIT uses is type-checked; a missing key the model needs, or a value outside a key's
     /// choices, is a `MUNITConfigError`. Keys NVlabs' code reads but the graphs do not (`num_workers`, the
     /// data paths, …) are accepted; unknown keys become `warnings`. Logging intervals default to NVlabs'.
-    public static func parse(yaml: String, file: String = "<config>") throws -> MUNITConfig {
+    /// Values are bounded by what the networks can be (`MUNITConfigBounds`), and the nesting of the YAML
+    /// by `maximumNesting` before it is parsed.
+    public static func parse(yaml: String, file: String = "<config>", for purpose: Purpose = .training) throws -> MUNITConfig {
+        if let at = YAMLNesting.firstExcess(in: yaml, limit: MUNITConfigBounds.maximumNesting) {
+            throw MUNITConfigError(file: file, line: at.line, column: at.column, key: nil,
+                                   "nested more than \(MUNITConfigBounds.maximumNesting) levels deep; a MUNIT config nests 2")
+        }
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
             throw MUNITConfigError(file: file, key: nil, "not valid YAML: \(error)")
         }
         guard let root else { throw MUNITConfigError(file: file, key: nil, "the config is empty") }
-        var (config, warnings) = try ConfigReader(file: file).read(root)
+        var (config, warnings) = try ConfigReader(file: file, purpose: purpose).read(root)
         config.source = file
         config.warnings = warnings
         return config
@@ -45,43 +59,45 @@ private let dataListKeys: [String] = ["train", "test"].flatMap { split in
 /// Walks the YAML tree of a config, checking each key as it is read.
 private struct ConfigReader {
     let file: String
+    let purpose: MUNITConfig.Purpose
 
     /// The config and the warnings about unknown keys.
     func read(_ root: Node) throws -> (MUNITConfig, [MUNITConfigWarning]) {
         let top = try section(root, path: nil)
         var c = MUNITConfig()
-        c.batchSize = try top.required("batch_size", int(minimum: 1))
-        c.lr = try top.required("lr", number(minimum: 0))
-        c.beta1 = try top.required("beta1", number(minimum: 0, below: 1))
-        c.beta2 = try top.required("beta2", number(minimum: 0, below: 1))
-        c.weightDecay = try top.required("weight_decay", number(minimum: 0))
+        c.source = file
+        c.batchSize = try trainingValue(top, "batch_size", int(minimum: 1), c.batchSize)
+        c.lr = try trainingValue(top, "lr", number(minimum: 0), c.lr)
+        c.beta1 = try trainingValue(top, "beta1", number(minimum: 0, below: 1), c.beta1)
+        c.beta2 = try trainingValue(top, "beta2", number(minimum: 0, below: 1), c.beta2)
+        c.weightDecay = try trainingValue(top, "weight_decay", number(minimum: 0), c.weightDecay)
         c.emaBeta = try top.optional("ema_beta", number(minimum: 0, below: 1))
         c.emaStartIter = try top.optional("ema_start_iter", int(minimum: 0)) ?? 0
-        c.initialization = try top.required("init", choice(MUNITConfig.Initialization.self))
+        c.initialization = try trainingValue(top, "init", choice(MUNITConfig.Initialization.self), c.initialization)
         // NVlabs' get_scheduler treats a missing lr_policy as constant.
         c.lrPolicy = try top.optional("lr_policy", choice(MUNITConfig.LearningRatePolicy.self)) ?? .constant
-        if c.lrPolicy == .step {
+        if c.lrPolicy == .step && purpose == .training {
             c.stepSize = try top.required("step_size", int(minimum: 1))
             c.gamma = try top.required("gamma", number(minimum: 0))
         } else {
             c.stepSize = try top.optional("step_size", int(minimum: 1)) ?? c.stepSize
             c.gamma = try top.optional("gamma", number(minimum: 0)) ?? c.gamma
         }
-        c.ganW = try top.required("gan_w", number(minimum: 0))
-        c.reconXW = try top.required("recon_x_w", number(minimum: 0))
-        c.reconSW = try top.required("recon_s_w", number(minimum: 0))
-        c.reconCW = try top.required("recon_c_w", number(minimum: 0))
-        c.reconXCycW = try top.required("recon_x_cyc_w", number(minimum: 0))
-        c.vggW = try top.required("vgg_w", number(minimum: 0))
+        c.ganW = try trainingValue(top, "gan_w", number(minimum: 0), c.ganW)
+        c.reconXW = try trainingValue(top, "recon_x_w", number(minimum: 0), c.reconXW)
+        c.reconSW = try trainingValue(top, "recon_s_w", number(minimum: 0), c.reconSW)
+        c.reconCW = try trainingValue(top, "recon_c_w", number(minimum: 0), c.reconCW)
+        c.reconXCycW = try trainingValue(top, "recon_x_cyc_w", number(minimum: 0), c.reconXCycW)
+        c.vggW = try trainingValue(top, "vgg_w", number(minimum: 0), c.vggW)
         c.vggModelPath = try top.optional("vgg_model_path", string)
         c.inputDimA = try top.required("input_dim_a", int(minimum: 1))
         c.inputDimB = try top.required("input_dim_b", int(minimum: 1))
-        c.cropImageHeight = try top.required("crop_image_height", int(minimum: 1))
-        c.cropImageWidth = try top.required("crop_image_width", int(minimum: 1))
+        c.cropImageHeight = try trainingValue(top, "crop_image_height", int(minimum: 1), c.cropImageHeight)
+        c.cropImageWidth = try trainingValue(top, "crop_image_width", int(minimum: 1), c.cropImageWidth)
         c.newSize = try top.optional("new_size", int(minimum: 1))
         c.newSizeA = try top.optional("new_size_a", int(minimum: 1))
         c.newSizeB = try top.optional("new_size_b", int(minimum: 1))
-        c.maxIter = try top.required("max_iter", int(minimum: 1))
+        c.maxIter = try trainingValue(top, "max_iter", int(minimum: 1), c.maxIter)
         c.logIter = try top.optional("log_iter", int(minimum: 1)) ?? c.logIter
         c.imageSaveIter = try top.optional("image_save_iter", int(minimum: 1)) ?? c.imageSaveIter
         c.imageDisplayIter = try top.optional("image_display_iter", int(minimum: 1)) ?? c.imageDisplayIter
@@ -103,17 +119,43 @@ private struct ConfigReader {
         c.gen.nRes = try gen.required("n_res", int(minimum: 0))
         c.gen.padType = try gen.required("pad_type", choice(MUNITConfig.PadType.self))
 
-        let dis = try section(try top.required("dis", node), path: "dis")
-        c.dis.dim = try dis.required("dim", int(minimum: 1))
-        c.dis.norm = try dis.required("norm", choice(MUNITConfig.DiscriminatorNorm.self))
-        c.dis.activ = try dis.required("activ", choice(MUNITConfig.Activation.self))
-        c.dis.nLayer = try dis.required("n_layer", int(minimum: 1))
-        c.dis.ganType = try dis.required("gan_type", choice(MUNITConfig.GANType.self))
-        c.dis.numScales = try dis.required("num_scales", int(minimum: 1))
-        c.dis.padType = try dis.required("pad_type", choice(MUNITConfig.PadType.self))
+        // Translation reads no discriminator: its section may be missing.
+        var sections = [top, gen]
+        if let disNode = purpose == .training ? try top.required("dis", node) : try top.optional("dis", node) {
+            let dis = try section(disNode, path: "dis")
+            sections.append(dis)
+            c.dis.dim = try trainingValue(dis, "dim", int(minimum: 1), c.dis.dim)
+            c.dis.norm = try trainingValue(dis, "norm", choice(MUNITConfig.DiscriminatorNorm.self), c.dis.norm)
+            c.dis.activ = try trainingValue(dis, "activ", choice(MUNITConfig.Activation.self), c.dis.activ)
+            c.dis.nLayer = try trainingValue(dis, "n_layer", int(minimum: 1), c.dis.nLayer)
+            c.dis.ganType = try trainingValue(dis, "gan_type", choice(MUNITConfig.GANType.self), c.dis.ganType)
+            c.dis.numScales = try trainingValue(dis, "num_scales", int(minimum: 1), c.dis.numScales)
+            c.dis.padType = try trainingValue(dis, "pad_type", choice(MUNITConfig.PadType.self), c.dis.padType)
+        }
 
+        try checkBounds(c, sections: sections)
         try checkConsistency(c, top: top)
-        return (c, [top, gen, dis].flatMap { $0.unknownKeyWarnings() })
+        return (c, sections.flatMap { $0.unknownKeyWarnings() })
+    }
+
+    /// A key only training reads: required for training, else optional with NVlabs' default.
+    func trainingValue<T>(_ s: Section, _ key: String, _ parse: (Node, String) throws -> T, _ fallback: T) throws -> T {
+        purpose == .training ? try s.required(key, parse) : try s.optional(key, parse) ?? fallback
+    }
+
+    /// The networks' geometry and the memory training needs, against the machine-independent ceiling;
+    /// a refusal points at the key it names.
+    func checkBounds(_ c: MUNITConfig, sections: [Section]) throws {
+        func positioned(_ error: MUNITConfigError) -> MUNITConfigError {
+            guard let key = error.key else { return error }
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            let owner = parts.count == 2 ? sections.first { $0.path == parts[0] } : sections.first
+            return owner?.error(parts.last ?? key, error.message) ?? error
+        }
+        // Translation sees images of any size, not the training crop the geometry is checked at.
+        let ceiling = MemoryBudget(bytes: MUNITConfigBounds.maximumBytes, origin: "munitc's limit for any machine")
+        do { try c.checkTrainingMemory(against: ceiling, geometry: purpose == .training, held: 0) }
+        catch let error as MUNITConfigError { throw positioned(error) }
     }
 
     /// Rules that tie keys together.

@@ -44,7 +44,7 @@ public struct MUNITBuffer: Hashable, Sendable {
 }
 
 /// A failure building a MUNIT graph; names the layer (by `state_dict` prefix) and the problem.
-public struct MUNITGraphError: Error, CustomStringConvertible, Sendable {
+public struct MUNITGraphError: DescribedError, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }

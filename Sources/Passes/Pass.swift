@@ -36,7 +36,7 @@ public struct PassStatistics: Sendable, Equatable {
 }
 
 /// An error a pass raises: names the pass and says what it could not do.
-public struct PassError: Error, CustomStringConvertible, Sendable {
+public struct PassError: DescribedError, Sendable {
     public var pass: String
     public var message: String
     public init(pass: String, _ message: String) {

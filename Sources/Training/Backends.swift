@@ -10,7 +10,9 @@ public protocol StepRunner {
 /// Runs a graph on the reference interpreter.
 public struct InterpreterRunner: StepRunner {
     public let interpreter: Interpreter
-    public init(graph: Graph) { interpreter = Interpreter(graph: graph) }
+    public init(graph: Graph, memoryBudget: MemoryBudget = .standard) {
+        interpreter = Interpreter(graph: graph, memoryBudget: memoryBudget)
+    }
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] { try interpreter.run(inputs) }
 }
 
@@ -27,7 +29,7 @@ public enum BackendKind: String, CaseIterable, Sendable {
     /// A runner for `graph` on this backend.
     public func makeRunner(_ graph: Graph, options: CompileOptions = CompileOptions()) throws -> any StepRunner {
         switch self {
-        case .interp: return InterpreterRunner(graph: graph)
+        case .interp: return InterpreterRunner(graph: graph, memoryBudget: options.memoryBudget)
         case .llvm: return try Executable(graph: graph, options: options)
         }
     }

@@ -46,7 +46,7 @@ public struct CheckpointStore {
     /// ever all in memory at once.
     public func save(_ state: StateSnapshot, iteration: Int, seed: UInt64) throws {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw TrainingError("\(folder.path): cannot create the checkpoint folder (\(error.localizedDescription))")
+            throw TrainingError("\(folder.path): cannot create the checkpoint folder (\(fileErrorReason(error)))")
         }
         for generators in [true, false] {
             var stateName: [String: String] = [:]  // file key → state name
@@ -81,19 +81,29 @@ public struct CheckpointStore {
         }
     }
 
+    /// The largest iteration a snapshot may name: file names and the schedule count iterations as `Int`, and
+    /// the file stores the number as a float64, exact up to 2^53.
+    public static let maximumIteration = 1 << 53
+
     /// The newest complete snapshot: its iteration, seed and the state it restores (nil when none exists).
     /// A folder of NVlabs' `.pt` snapshots (no `optimizer.safetensors`) restores too, without a seed.
+    /// Every value is checked (the iteration and seed exact and in range, every tensor finite); the
+    /// optimiser moments are checked against the step graphs by `checkOptimizerState`.
     public func latest() throws -> (iteration: Int, seed: UInt64?, state: [String: Tensor])? {
         let optimizerURL = folder.appendingPathComponent(CheckpointStore.optimizerFile)
         guard FileManager.default.fileExists(atPath: optimizerURL.path) else {
             return try latestNVlabs().map { ($0.iteration, nil, $0.state) }
         }
         var optimizer = try read(optimizerURL)
-        guard let iteration = optimizer.removeValue(forKey: "iteration")?.scalars.first, iteration >= 0,
-              let seedHalves = optimizer.removeValue(forKey: "seed")?.scalars, seedHalves.count == 2 else {
-            throw TrainingError("\(optimizerURL.path): not a munitc optimizer checkpoint (no 'iteration' and 'seed')")
+        let k = try CheckpointStore.integer(optimizer.removeValue(forKey: "iteration"), "iteration", count: 1,
+                                            maximum: Double(CheckpointStore.maximumIteration), file: optimizerURL)[0]
+        // The seed is stored as two exact 32-bit halves (a double holds 53 bits).
+        let halves = try CheckpointStore.integer(optimizer.removeValue(forKey: "seed"), "seed", count: 2,
+                                                 maximum: Double(UInt32.max), file: optimizerURL)
+        if let stray = optimizer.keys.sorted().first(where: { !$0.hasPrefix("optimizer.") }) {
+            throw TrainingError("\(optimizerURL.path): has '\(stray)', which is neither optimiser state nor 'iteration' or 'seed'")
         }
-        let k = Int(iteration)
+        try CheckpointStore.checkFinite(optimizer, file: optimizerURL)
         var state = optimizer
         state.merge(try load(generators: true, iteration: k)) { a, _ in a }
         state.merge(try load(generators: false, iteration: k)) { a, _ in a }
@@ -103,7 +113,51 @@ public struct CheckpointStore {
             let average = try CheckpointStore.restore(read(averageURL), names: names(generators: true), file: averageURL)
             for parameter in layout.parameters where average[parameter.name] != nil { state[OptimizerNames.ema(parameter.name)] = average[parameter.name] }
         }
-        return (k, UInt64(seedHalves[0]) << 32 | UInt64(seedHalves[1]), state)
+        return (k, UInt64(halves[0]) << 32 | UInt64(halves[1]), state)
+    }
+
+    /// The values of a tensor of `count` whole numbers in 0...maximum, or an error naming it.
+    static func integer(_ tensor: Tensor?, _ name: String, count: Int, maximum: Double, file: URL) throws -> [Int] {
+        guard let tensor else {
+            throw TrainingError("\(file.path): has no '\(name)' tensor (not a munitc optimizer checkpoint)")
+        }
+        guard tensor.scalars.count == count else {
+            throw TrainingError("\(file.path): '\(name)' has \(tensor.scalars.count) values, a munitc checkpoint stores \(count)")
+        }
+        return try tensor.scalars.map { value in
+            guard value.isFinite, value == value.rounded(), value >= 0, value <= maximum else {
+                throw TrainingError("\(file.path): '\(name)' is \(value); it must be a whole number in 0...\(Int(maximum))")
+            }
+            return Int(value)
+        }
+    }
+
+    /// Throws naming the first tensor (by name) holding an infinity or NaN.
+    static func checkFinite(_ tensors: [String: Tensor], file: URL) throws {
+        for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) {
+            if let bad = tensor.scalars.first(where: { !$0.isFinite }) {
+                throw TrainingError("\(file.path): '\(name)' holds \(bad); a checkpoint's values must be finite")
+            }
+        }
+    }
+
+    /// Checks a restored state's optimiser tensors against the moments the step graphs take: each present
+    /// with its shape (a missing one would silently restart Adam), none the graphs do not take.
+    public func checkOptimizerState(_ state: [String: Tensor], moments: [(name: String, type: TensorType)]) throws {
+        let file = folder.appendingPathComponent(CheckpointStore.optimizerFile)
+        for (name, type) in moments {
+            guard let tensor = state[name] else {
+                throw TrainingError("\(file.path): has no '\(name)' (Adam's state for it would restart at zero; "
+                    + "does the checkpoint belong to this config?)")
+            }
+            guard tensor.shape == type.shape else {
+                throw TrainingError("\(file.path): '\(name)' has shape \(tensor.shape), the config needs \(type.shape)")
+            }
+        }
+        let expected = Set(moments.map(\.name))
+        if let extra = state.keys.sorted().first(where: { $0.hasPrefix("optimizer.") && !expected.contains($0) }) {
+            throw TrainingError("\(file.path): has '\(extra)', which this config's training steps do not have")
+        }
     }
 
     /// The generators' (or discriminators') tensors of snapshot `iteration`, checked against the config.
@@ -125,6 +179,7 @@ public struct CheckpointStore {
             }
             state[entry.name] = t.converted(to: .f32)
         }
+        try checkFinite(tensors, file: file)
         let expected = Set(names.map { fileKey($0.name, $0.network) })
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw TrainingError("\(file.path): has '\(extra)', which this config's networks do not have")

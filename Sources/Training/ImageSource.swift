@@ -4,7 +4,7 @@ import ImageIO
 import MUNITGraphs
 
 /// A training or reporting failure the user can act on: names the file, folder or config key.
-public struct TrainingError: Error, CustomStringConvertible, Sendable {
+public struct TrainingError: DescribedError, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
@@ -26,7 +26,11 @@ public struct ImageList: Sendable {
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TrainingError("\(folder.path): the \(name) image folder does not exist")
         }
-        let entries = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
+        // Listed through its resolved path: a symlinked folder lists as its target does.
+        let entries: [URL]
+        do { entries = try FileManager.default.contentsOfDirectory(at: folder.resolvingSymlinksInPath(), includingPropertiesForKeys: nil) } catch {
+            throw TrainingError("\(folder.path): cannot list the \(name) image folder (\(fileErrorReason(error)))")
+        }
         let files = entries.filter { extensions.contains($0.pathExtension.lowercased()) }.sorted { $0.lastPathComponent < $1.lastPathComponent }
         guard !files.isEmpty else { throw TrainingError("\(folder.path): the \(name) folder has no .jpg, .jpeg or .png images") }
         return ImageList(name: name, files: files, channels: channels)
@@ -57,6 +61,10 @@ public struct DataSource: Sendable {
             path.hasPrefix("/") ? URL(fileURLWithPath: path) : workingDirectory.appendingPathComponent(path).standardizedFileURL
         }
         let channels = (a: config.inputDimA, b: config.inputDimB)
+        // Checked before any graph is built: a domain whose channels images cannot give would only fail after
+        // compiling, on a tensor shape.
+        try DomainTensors.checkImageChannels(channels.a, key: "input_dim_a", images: "the trainA and testA images")
+        try DomainTensors.checkImageChannels(channels.b, key: "input_dim_b", images: "the trainB and testB images")
         if let root = config.dataRoot {
             let base = resolve(root)
             trainA = try .folder(base.appendingPathComponent("trainA"), name: "trainA", channels: channels.a)
@@ -96,10 +104,12 @@ struct ImagePipeline: Sendable {
 
     func load(_ file: URL, of list: ImageList, train: Bool, rng: inout SplitMix64) throws -> RGBImage {
         let newSize = list.newSize
-        let image: RGBImage
-        do { image = try RGBImage.decode(contentsOf: file) } catch { throw TrainingError("\(error)") }
+        let image: RGBImage, resized: (width: Int, height: Int)
+        do {
+            image = try RGBImage.decode(contentsOf: file)
+            resized = try image.resizedSize(newSize: newSize, name: file.path)
+        } catch { throw TrainingError("\(error)") }
         // The transforms' crops require the resized image to cover the crop; say which file does not.
-        let resized = image.resizedSize(newSize: newSize)
         guard resized.width >= cropWidth, resized.height >= cropHeight else {
             throw TrainingError("\(file.path): the image is \(image.width)×\(image.height), "
                 + "\(newSize.map { "\(resized.width)×\(resized.height) after resizing its shorter side to new_size \($0), " } ?? "")"
@@ -112,6 +122,16 @@ struct ImagePipeline: Sendable {
 
 /// The tensors training and translation feed the networks and read back: images of a domain, style codes.
 public enum DomainTensors {
+    /// The channel counts an image domain can have (`input_dim_a`/`_b`): RGB, or grayscale made from RGB.
+    public static let imageChannels: Set<Int> = [1, 3]
+
+    /// Throws naming the config key when `images` (decoded as RGB) cannot feed a domain of `channels`.
+    public static func checkImageChannels(_ channels: Int, key: String, images: String) throws {
+        guard !imageChannels.contains(channels) else { return }
+        throw TrainingError("key '\(key)' is \(channels), but \(images) are read as RGB, which gives a "
+            + "domain 3 channels (or 1, as grayscale); set \(key) to 3 or 1")
+    }
+
     /// A batch [N, channels, H, W] in [−1, 1]: NVlabs' ToTensor + Normalize, grayscale by torchvision's
     /// weights for 1-channel domains.
     public static func batch(_ images: [RGBImage], channels: Int) -> Tensor {

@@ -3,7 +3,7 @@ import GraphIR
 import Passes
 
 /// An error replaying a recording: names the tensor or graph argument that is missing or mismatched.
-public struct ReplayError: Error, CustomStringConvertible {
+public struct ReplayError: DescribedError {
     public var description: String
     public init(_ description: String) { self.description = description }
 }

@@ -26,7 +26,7 @@ public enum ShapesDataset {
             for domain in ["A", "B"] {
                 let folder = root.appendingPathComponent(split + domain)
                 do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-                    throw TrainingError("\(folder.path): cannot create the generated data folder (\(error.localizedDescription))")
+                    throw TrainingError("\(folder.path): cannot create the generated data folder (\(fileErrorReason(error)))")
                 }
                 for i in 0..<count {
                     let shape = Shape.random(using: &rng)

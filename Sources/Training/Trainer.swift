@@ -18,7 +18,7 @@ public struct TrainingOutput: Sendable {
     func prepare() throws {
         for url in [folder, images, checkpoints] {
             do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-                throw TrainingError("\(url.path): cannot create the output folder (\(error.localizedDescription))")
+                throw TrainingError("\(url.path): cannot create the output folder (\(fileErrorReason(error)))")
             }
             guard FileManager.default.isWritableFile(atPath: url.path) else {
                 throw TrainingError("\(url.path): the output folder is not writable")
@@ -64,9 +64,11 @@ public final class Trainer {
     public private(set) var iteration = 0
 
     /// Builds the step graphs and runners and the data pipeline; with `resume`, restores the newest snapshot
-    /// in the output's checkpoint folder (an error if there is none).
+    /// in the output's checkpoint folder (an error if there is none). First, before anything is allocated,
+    /// refuses a config whose training would not fit `memoryBudget`, naming the key.
     public init(config: MUNITConfig, output: TrainingOutput, seed: UInt64, maxIterations: Int? = nil, resume: Bool,
-                makeRunner: (Graph) throws -> any StepRunner) throws {
+                memoryBudget: MemoryBudget = .standard, makeRunner: (Graph) throws -> any StepRunner) throws {
+        try config.checkTrainingMemory(against: memoryBudget)
         self.config = config
         self.output = output
         self.maxIterations = maxIterations ?? config.maxIter
@@ -109,6 +111,11 @@ public final class Trainer {
                                       ranks: communicator.size)
         disGraph = try buildMUNITGraph(.disStep, config: config, options: shape)
         genGraph = try buildMUNITGraph(.genStep, config: config, options: shape)
+        let moments = [disGraph, genGraph].flatMap { graph in
+            graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
+                .map { (name: $0.name, type: graph.type(of: $0.value)) }
+        }
+        if let restored { try checkpoints.checkOptimizerState(restored, moments: moments) }
         disStep = try makeRunner(disGraph)
         genStep = try makeRunner(genGraph)
         samples = try SampleWriter(config: config, data: data, source: source, seed: seed, output: output, makeRunner: makeRunner)
@@ -117,16 +124,12 @@ public final class Trainer {
         // VGG16 is loaded, never trained or checkpointed (NVlabs' vgg_model_path/models/vgg16.weight).
         if config.vggW > 0 { hostState.merge(try VGG16.loadWeights(config: config)) { a, _ in a } }
         restored = nil
-        let moments = [disGraph, genGraph].flatMap { graph in
-            graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
-                .map { ($0.name, graph.type(of: $0.value)) }
-        }
         // The moving average starts as a copy of the weights (unless a checkpoint restored it).
         for argument in genGraph.parameters where argument.name.hasPrefix(OptimizerNames.ema("")) && hostState[argument.name] == nil {
             hostState[argument.name] = hostState[String(argument.name.dropFirst(OptimizerNames.ema("").count))]
         }
         resident = try ResidentSteps(dis: disStep, gen: genStep, samplers: samples.runners, state: hostState,
-                                     zeroed: moments.map(\.0).filter { hostState[$0] == nil })
+                                     zeroed: moments.map(\.name).filter { hostState[$0] == nil })
         if resident != nil {
             // The compiled steps hold the state now; a copy here would double the parameters' memory.
             hostState = [:]

@@ -3,7 +3,7 @@ import Foundation
 import GraphIR
 
 /// A failure the user can act on: printed as given to standard error, then exit status 1.
-struct UserError: Error, CustomStringConvertible {
+struct UserError: DescribedError {
     var description: String
     init(_ description: String) { self.description = description }
 }

@@ -16,15 +16,23 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Skip this fusion pass (repeatable).", valueName: fusionPassNames)) var disablePass: [String] = []
     @Option(help: ArgumentHelp("Generate kernels for this CPU instead of the host (default: $MUNITC_TARGET_CPU, else the host).",
                                valueName: "host|haswell|x86-64-v3|skylake-avx512|…")) var targetCPU: String?
+    @Option(help: ArgumentHelp("The memory munitc may plan to use, checked before allocating (default: $\(MemoryBudget.environmentVariable), else the memory available).",
+                               valueName: "8G|512M|bytes")) var maxMemory: String?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         try validateFusionPasses(disablePass)
         try validateTargetCPU(targetCPU)
+        do { _ = try MemoryBudget.resolve(option: maxMemory) } catch { throw ValidationError("\(error)") }
     }
 
+    /// The limit memory pre-checks use (validated in `validate`).
+    var memoryBudget: MemoryBudget { (try? MemoryBudget.resolve(option: maxMemory)) ?? .available() }
+
     var compileOptions: CompileOptions {
-        CompileOptions(optimizationLevel: 3, threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
+        var options = CompileOptions(optimizationLevel: 3, threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
+        options.memoryBudget = memoryBudget
+        return options
     }
 
     /// The library's `Execution` these flags describe.
@@ -33,9 +41,11 @@ struct ExecutionOptions: ParsableArguments {
     }
 
     /// `updatingArguments`: training steps write `next.X` over X (`CompileOptions.updatesArgumentsInPlace`).
-    func makeRunner(_ graph: GraphIR.Graph, updatingArguments: Bool = false) throws -> any StepRunner {
+    /// `callerBytes`: what the caller holds while the graph runs (`CompileOptions.callerBytes`).
+    func makeRunner(_ graph: GraphIR.Graph, updatingArguments: Bool = false, callerBytes: Double = 0) throws -> any StepRunner {
         var execution = execution
         execution.options.updatesArgumentsInPlace = updatingArguments
+        execution.options.callerBytes = callerBytes
         do { return try execution.makeRunner(graph) } catch let error as BackendError {
             throw UserError("compiling '\(graph.name)' for the LLVM backend: \(error)")
         }

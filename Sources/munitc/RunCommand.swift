@@ -29,10 +29,17 @@ struct Run: ParsableCommand {
         try reportingErrors(file: file) {
             let graph = try loadGraph(path: file)
             if execution.backend == .interp {
-                do { try Interpreter(graph: graph).checkMemory() } catch { throw UserError("\(error)") }
+                do { try Interpreter(graph: graph).checkMemory(budget: execution.memoryBudget) } catch { throw UserError("\(error)") }
             }
-            // Compile before reading or generating arguments: compilation checks the memory the run needs.
-            let runner = try execution.makeRunner(graph)
+            // Compile before reading or generating arguments: compilation checks the memory the run needs,
+            // its buffers and what is held here: the arguments as float64 tensors (and, from --inputs, the
+            // file's bytes twice while it is parsed), the outputs as float64 tensors (and their float32 file
+            // bytes with -o).
+            let elements = { (values: [GraphIR.ValueID]) in values.reduce(0.0) { $0 + Double(graph.type(of: $1).elementCount) } }
+            let inputFile = inputs.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int } ?? 0
+            let hostBytes = 8 * elements(graph.arguments.map(\.value)) + 2 * Double(inputFile)
+                + (output == nil ? 8 : 12) * elements(graph.outputs.map(\.value))
+            let runner = try execution.makeRunner(graph, callerBytes: hostBytes)
             let arguments = try readArguments(for: graph)
             let results: [String: Tensor]
             do { results = try runner.run(arguments) } catch {

@@ -35,20 +35,22 @@ struct Train: ParsableCommand {
         try reportingErrors(file: config ?? "munitc train") {
             let folder = URL(fileURLWithPath: output ?? "outputs/" + (config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "shapes"))
             let rank = Collectives.current.rank
-            // Rank 0 alone draws the embedded data and writes; the others wait for it.
+            // Rank 0 alone holds the folder's lock (a second run in this folder would interleave the logs and
+            // checkpoints), draws the embedded data and writes; the other ranks wait for it.
+            let lock = rank == 0 ? try FolderLock(folder: folder) : nil
+            defer { withExtendedLifetime(lock) {} }
             let (settings, configText) = try loadConfig(folder: folder, drawsData: rank == 0)
             if rank == 0 {
                 do {
-                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                     try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
-                } catch { throw UserError("\(folder.path): cannot write the output folder (\(error.localizedDescription))") }
+                } catch { throw UserError("\(folder.path): cannot write the output folder (\(fileErrorReason(error)))") }
             }
             _ = try Collectives.current.allReduce([0], .sum, dtype: .f64)  // a barrier
             if let job = Munitc.job, rank == 0 {
                 FileHandle.standardError.write(Data("data-parallel over \(job.size) ranks, \(execution.compileOptions.threads) threads each\n".utf8))
             }
             let trainer = try Trainer(config: settings, output: TrainingOutput(folder: folder), seed: seed, maxIterations: maxIter,
-                                      resume: resume, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
+                                      resume: resume, memoryBudget: execution.memoryBudget, makeRunner: { try execution.makeRunner($0, updatingArguments: true) })
             let interactive = isatty(2) != 0
             var lastLine = Date.distantPast
             trainer.progress = { line in

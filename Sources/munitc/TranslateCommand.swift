@@ -48,16 +48,19 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         try reportingErrors(file: config) {
-            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
+            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config), for: .translation)
             let file = generatorFile
             if ema && !FileManager.default.fileExists(atPath: file.path) {
                 throw UserError("\(file.path): --ema needs the moving average's checkpoint (train with ema_beta in the config)")
             }
             let translator = Translator(settings: settings, parameters: try CheckpointStore.loadGenerators(file, config: settings),
                                         b2a: b2a, execution: execution)
+            let keys = b2a ? (source: "input_dim_b", target: "input_dim_a") : (source: "input_dim_a", target: "input_dim_b")
+            try DomainTensors.checkImageChannels(translator.sourceChannels, key: keys.source, images: "--input images")
+            try DomainTensors.checkImageChannels(translator.targetChannels, key: keys.target, images: "translated images (written as PNG)")
             let folder = URL(fileURLWithPath: output)
             do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-                throw UserError("\(folder.path): cannot create the output folder (\(error.localizedDescription))")
+                throw UserError("\(folder.path): cannot create the output folder (\(fileErrorReason(error)))")
             }
             let fixedStyle = try style.map(translator.style(of:))
             var rng = SplitMix64(seed: seed)

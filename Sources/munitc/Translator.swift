@@ -26,8 +26,12 @@ final class Translator {
     /// 1-channel domains.
     static func prepare(_ path: String, channels: Int, newSize: Int?) throws -> Tensor {
         var image: RGBImage
-        do { image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path)) } catch { throw UserError("\(error)") }
-        if let newSize { image = image.resized(shorterSide: newSize) }
+        do {
+            image = try RGBImage.decode(contentsOf: URL(fileURLWithPath: path))
+            // Bounded: a tiny file may claim a huge image, or a resize target beyond any memory.
+            let size = try image.resizedSize(newSize: newSize, name: path)
+            if size.width != image.width || size.height != image.height { image = image.resized(width: size.width, height: size.height) }
+        } catch { throw UserError("\(error)") }
         return DomainTensors.batch([image], channels: channels)
     }
 
@@ -73,6 +77,7 @@ final class Translator {
     }
 
     static func write(_ t: Tensor, to url: URL) throws {
-        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(url.path): cannot write (\(error))") }
+        // ImageError names the file.
+        do { try ImageTensor.image(DomainTensors.rgb(t)).writePNG(to: url) } catch { throw UserError("\(error)") }
     }
 }

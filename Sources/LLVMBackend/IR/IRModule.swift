@@ -113,7 +113,7 @@ final class IRModule {
 }
 
 /// A backend failure: an op with no lowering, LLVM refusing the module, a missing symbol, a bad binding.
-public struct BackendError: Error, CustomStringConvertible, Sendable {
+public struct BackendError: DescribedError, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }

@@ -61,13 +61,12 @@ public final class Executable: @unchecked Sendable {
         self.options = options
         let compiler = try GraphCompiler(graph: graph, options: options, partitions: GraphCompiler.jitPartitions,
                                          emitsEntryPoint: false)
-        let needed = Double(compiler.report.arenaBytes + compiler.report.argumentBytes)
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        if needed > memory {
-            throw BackendError(String(format: "running '%@' needs %.1f GB (arena %.1f GB, arguments %.1f GB); this machine has %.1f GB",
-                                      graph.name, needed / 1e9, Double(compiler.report.arenaBytes) / 1e9,
-                                      Double(compiler.report.argumentBytes) / 1e9, memory / 1e9))
-        }
+        let (arenaBytes, argumentBytes) = (Double(compiler.report.arenaBytes), Double(compiler.report.argumentBytes))
+        do {
+            try options.memoryBudget.check(arenaBytes + argumentBytes + options.callerBytes, for: "running '\(graph.name)' "
+                + "(arena \(MemoryBudget.format(arenaBytes)), arguments \(MemoryBudget.format(argumentBytes))"
+                + (options.callerBytes > 0 ? ", host tensors \(MemoryBudget.format(options.callerBytes)))" : ")"))
+        } catch { throw BackendError("\(error)") }
         let (objects, cached, key) = try compiler.compileCached()
         let linkStart = Date()
         do {
@@ -146,8 +145,7 @@ public final class Executable: @unchecked Sendable {
     /// The current contents of an argument's buffer.
     public func argument(_ name: String) throws(BackendError) -> Tensor {
         guard let i = argumentIndex[name] else { throw BackendError("the graph has no argument '\(name)'") }
-        let type = graph.type(of: graph.arguments[i].value)
-        return Tensor(type, scalars: read(argumentBuffers[i], type))
+        return tensor(at: argumentBuffers[i], graph.type(of: graph.arguments[i].value))
     }
 
     /// The type of an argument, nil if the graph has none of that name.
@@ -166,8 +164,7 @@ public final class Executable: @unchecked Sendable {
     public func output(_ name: String) throws(BackendError) -> Tensor {
         guard let i = outputIndex[name] else { throw BackendError("the graph has no output '\(name)'") }
         let value = graph.outputs[i].value
-        let type = graph.type(of: value)
-        return Tensor(type, scalars: read(pointer(to: value), type))
+        return tensor(at: pointer(to: value), graph.type(of: value))
     }
 
     /// Copies an output of the last run into an argument buffer of `target` (this executable or another),
@@ -259,13 +256,19 @@ public final class Executable: @unchecked Sendable {
         }
     }
 
-    private func read(_ buffer: UnsafeMutableRawPointer, _ type: TensorType) -> [Double] {
-        if type.dtype == .f32 {
-            let p = buffer.assumingMemoryBound(to: Float.self)
-            return (0..<type.elementCount).map { Double(p[$0]) }
+    /// A buffer's values as a tensor, filled in place (one array of its size: a second for rounding would
+    /// double a large output's host memory; float32 values need none).
+    private func tensor(at buffer: UnsafeMutableRawPointer, _ type: TensorType) -> Tensor {
+        var t = Tensor(type, repeating: 0)
+        t.scalars.withUnsafeMutableBufferPointer { out in
+            if type.dtype == .f32 {
+                let p = buffer.assumingMemoryBound(to: Float.self)
+                for i in out.indices { out[i] = Double(p[i]) }
+            } else {
+                out.baseAddress?.update(from: buffer.assumingMemoryBound(to: Double.self), count: out.count)
+            }
         }
-        let p = buffer.assumingMemoryBound(to: Double.self)
-        return Array(UnsafeBufferPointer(start: p, count: type.elementCount))
+        return t
     }
 
     // MARK: running

@@ -26,6 +26,11 @@ public struct CompileOptions: Sendable {
     /// parameters and moments. Running again from the same bound arguments then continues from the updated
     /// values, which is what a training loop wants and a one-off run does not notice.
     public var updatesArgumentsInPlace = false
+    /// The memory an executable may plan for (`Executable` refuses to allocate beyond it).
+    public var memoryBudget = MemoryBudget.standard
+    /// Bytes the caller holds besides the executable's buffers while it runs (its argument and output
+    /// tensors), counted in the executable's memory pre-check.
+    public var callerBytes = 0.0
 
     public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil,
                 winogradMinimumTiles: Int? = nil) {
