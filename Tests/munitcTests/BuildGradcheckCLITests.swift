@@ -60,6 +60,20 @@ import Testing
         #expect(uniform.status == 0, "\(uniform.stdout)")
         #expect(uniform.stdout.contains("FLAT") && uniform.stdout.contains("not judged where the loss is flat or clamped"))
         #expect(!uniform.stdout.contains("FAIL"))
+
+        // A dis_ snapshot names dis_a.x as a.x: gradcheck maps it back and uses every parameter of the file.
+        let parsed = try parseGraph(String(contentsOf: graph, encoding: .utf8))
+        let parameters = parsed.arguments.filter { $0.name.hasPrefix("dis_a.") }
+        var snapshot: [String: Tensor] = [:]
+        for p in parameters {
+            let type = parsed.type(of: p.value)
+            snapshot["a." + p.name.dropFirst(6)] = Tensor(type, scalars: (0..<type.elementCount).map { Double($0 % 7) / 70 - 0.04 })
+        }
+        let file = dir.appendingPathComponent("dis_00000001.safetensors")
+        try SafetensorsFile(tensors: snapshot).write(to: file)
+        let fromCheckpoint = try CLI.run(["gradcheck", graph.path, "--checkpoint", file.path])
+        #expect(fromCheckpoint.status == 0, "\(fromCheckpoint.stdout)\(fromCheckpoint.stderr)")
+        #expect(fromCheckpoint.stderr.contains("\(parameters.count) from \(file.path)"), "\(fromCheckpoint.stderr)")
     }
 
     @Test func buildMakesATrainingStepAndPrintsIRAfterEachPass() throws {
