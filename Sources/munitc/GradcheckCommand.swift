@@ -30,11 +30,7 @@ struct Gradcheck: ParsableCommand {
     var initConfig: String?
     @Option(help: "A safetensors file of parameters by trainer name, or a munitc gen_/dis_ snapshot (repeatable).")
     var checkpoint: [String] = []
-    @Option(help: "How arguments nobody gives are drawn: fan-in (a fresh network's scale) or uniform (all in [−1, 1]).",
-            transform: { text in
-                guard let draw = ArgumentDraw(rawValue: text) else { throw ValidationError("--draw must be fan-in or uniform") }
-                return draw
-            })
+    @Option(help: "How arguments nobody gives are drawn: fan-in (a fresh network's scale) or uniform (all in [−1, 1]).")
     var draw = ArgumentDraw.fanIn
 
     func validate() throws {
@@ -108,3 +104,5 @@ struct Gradcheck: ParsableCommand {
         return given
     }
 }
+
+extension ArgumentDraw: ExpressibleByArgument {}
