@@ -59,22 +59,27 @@ import Testing
         (0..<count).reduce([[]]) { partial, _ in partial.flatMap { prefix in pool.map { prefix + [$0] } } }
     }
 
-    /// Valid (operands, attributes) pairs for `op`, at most `limit`, trying at most `budget` pairs once one
-    /// is found (ops whose valid pairs are rare would otherwise take most of the sweep's time).
-    static func baselines(_ op: OpDefinition, limit: Int = 4, budget: Int = 20_000) -> [([TensorType], Attributes)] {
+    /// Valid (operands, attributes) pairs for `op`, at most `limit`: for each operand list, one per distinct
+    /// choice of the attributes that are not ints (pad's modes take different paths through its rule). Once
+    /// one is found, at most `budget` pairs are tried (ops whose valid pairs are rare would otherwise take
+    /// most of the sweep's time).
+    static func baselines(_ op: OpDefinition, limit: Int = 12, budget: Int = 20_000) -> [([TensorType], Attributes)] {
         let attributeSets = cartesian(op)
         var found: [([TensorType], Attributes)] = []
         var tried = 0
         for count in operandCounts(op.operands) {
             for types in lists(operandPool, count: count) {
+                var choices: Set<Attributes> = []
                 for attributes in attributeSets {
                     tried += 1
                     if tried > budget && !found.isEmpty { return found }
                     guard let checked = try? op.checkAttributes(attributes),
                           (try? op.inferTypes(types, checked)) != nil else { continue }
+                    var choice = checked
+                    for spec in op.attributes where spec.kind == .int || spec.kind == .ints { choice[spec.name] = nil }
+                    guard choices.insert(choice).inserted else { continue }
                     found.append((types, checked))
                     if found.count == limit { return found }
-                    break  // one attribute set per operand list: variety comes from the operands
                 }
             }
         }
@@ -109,7 +114,7 @@ import Testing
     func extremeAttributesGiveATypeOrAnError(_ op: OpDefinition) {
         let bases = Self.baselines(op)
         #expect(!bases.isEmpty, "no valid baseline for '\(op.name)': the sweep would test nothing")
-        var rejected = 0, accepted = 0
+        var rejected = 0
         for (types, attributes) in bases {
             for spec in op.attributes {
                 guard let base = attributes[spec.name] else { continue }
@@ -118,7 +123,6 @@ import Testing
                     changed[spec.name] = variant
                     switch Self.apply(op, types, changed) {
                     case .success(let results):
-                        accepted += 1
                         for r in results { #expect(TensorType.validate(shape: r.shape) == nil, "'\(op.name)' \(changed) gave \(r)") }
                     case .failure(let error):
                         rejected += 1
@@ -127,8 +131,8 @@ import Testing
                 }
             }
         }
+        // An op with int attributes that accepts every extreme value has no range checks at all.
         if op.attributes.contains(where: { $0.kind == .int || $0.kind == .ints }) { #expect(rejected > 0) }
-        _ = accepted
     }
 
     /// Valid shapes whose work exceeds 2⁶³: the cost saturates instead of trapping.
