@@ -102,7 +102,39 @@ public struct Cost: Hashable, Sendable {
         self.flops = flops
         self.bytes = bytes
     }
-    public static func + (a: Cost, b: Cost) -> Cost { Cost(flops: a.flops + b.flops, bytes: a.bytes + b.bytes) }
+    /// Saturates rather than overflowing: a cost is an estimate, and valid shapes can multiply past 2⁶³
+    /// (a 2⁴⁰-element result of a convolution with a 2³⁸-tap kernel).
+    public static func + (a: Cost, b: Cost) -> Cost {
+        Cost(flops: saturatingSum(a.flops, b.flops), bytes: saturatingSum(a.bytes, b.bytes))
+    }
+
+    /// Bytes read and written: every one of `types` once.
+    public static func bytes(_ types: [TensorType]) -> Int { saturatingSum(types.map(\.byteCount)) }
+
+    /// The product of non-negative `factors`, `Int.max` when it overflows.
+    public static func saturatingProduct(_ factors: Int...) -> Int {
+        var total = 1
+        for factor in factors {
+            let (next, overflow) = total.multipliedReportingOverflow(by: factor)
+            if overflow { return Int.max }
+            total = next
+        }
+        return total
+    }
+
+    /// The sum of non-negative `terms`, `Int.max` when it overflows.
+    public static func saturatingSum(_ terms: Int...) -> Int { saturatingSum(terms) }
+
+    /// The sum of non-negative `terms`, `Int.max` when it overflows.
+    public static func saturatingSum(_ terms: [Int]) -> Int {
+        var total = 0
+        for term in terms {
+            let (next, overflow) = total.addingReportingOverflow(term)
+            if overflow { return Int.max }
+            total = next
+        }
+        return total
+    }
 }
 
 /// What a VJP rule sees: the node's operands and results, the upstream gradient of each result (nil where
@@ -220,9 +252,8 @@ public final class OpDefinition: Hashable, Sendable, CustomStringConvertible {
     /// The common cost of a pointwise op: `flopsPerElement` per result element, every operand read once.
     public static func elementwiseCost(flopsPerElement: Int) -> CostRule {
         { operands, results, _ in
-            let elements = results.reduce(0) { $0 + $1.elementCount }
-            let bytes = (operands + results).reduce(0) { $0 + $1.byteCount }
-            return Cost(flops: elements * flopsPerElement, bytes: bytes)
+            let elements = Cost.saturatingSum(results.map(\.elementCount))
+            return Cost(flops: Cost.saturatingProduct(elements, flopsPerElement), bytes: Cost.bytes(operands + results))
         }
     }
 }

@@ -50,6 +50,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
 
     /// Row-major strides of the shape.
     public var strides: [Int] { Strides.rowMajor(shape) }
+
+    /// PyTorch's fans of a weight of this shape [out, in, k…]: fan_in = in · Πk, fan_out = out · Πk (a rank-1
+    /// shape has fan_in = its length). What initialisations scale by.
+    public var fans: (fanIn: Int, fanOut: Int) {
+        let receptive = shape.dropFirst(2).reduce(1, *)
+        return (shape.count > 1 ? shape[1] * receptive : shape.first ?? 1, (shape.first ?? 1) * receptive)
+    }
 }
 
 /// Element strides of shapes, one definition for the interpreter and the backend's lowerings.

@@ -1,6 +1,9 @@
 /// Whole-graph checks: unique names, SSA order, operand counts, attributes, result types against each op's
 /// shape rule, outputs and the loss. Returns every problem found, positioned where the graph came from text.
-public func verify(_ graph: Graph) -> [Diagnostic] {
+public func verify(_ graph: Graph) -> [Diagnostic] { verify(graph, depth: 0) }
+
+/// `verify` of a graph nested `depth` fused regions deep.
+private func verify(_ graph: Graph, depth: Int) -> [Diagnostic] {
     var problems: [Diagnostic] = []
     func report(_ message: String, _ location: SourceLocation?) { problems.append(Diagnostic(message, at: location)) }
 
@@ -34,7 +37,11 @@ public func verify(_ graph: Graph) -> [Diagnostic] {
             continue
         }
         if let region = node.region {
-            verifyRegion(region, of: node, in: graph, report)
+            if depth >= maxFusedRegionDepth {
+                report("fused regions nest more than \(maxFusedRegionDepth) levels deep", location)
+            } else {
+                verifyRegion(region, of: node, in: graph, depth: depth + 1, report)
+            }
             for result in node.results { defined[result.index] = true }
             continue
         }
@@ -84,8 +91,10 @@ public func verify(_ graph: Graph) -> [Diagnostic] {
 }
 
 /// A fused node's region: itself a valid graph, whose arguments match the operands and outputs the results.
-private func verifyRegion(_ region: Graph, of node: Node, in graph: Graph, _ report: (String, SourceLocation?) -> Void) {
-    for problem in verify(region) { report("in the region of '\(node.op.name)': \(problem.message)", problem.location ?? node.location) }
+private func verifyRegion(
+    _ region: Graph, of node: Node, in graph: Graph, depth: Int, _ report: (String, SourceLocation?) -> Void
+) {
+    for problem in verify(region, depth: depth) { report("in the region of '\(node.op.name)': \(problem.message)", problem.location ?? node.location) }
     let operandTypes = node.operands.map { graph.values.indices.contains($0.index) ? graph.type(of: $0).description : "?" }
     let argumentTypes = region.arguments.map { region.type(of: $0.value).description }
     if operandTypes != argumentTypes {

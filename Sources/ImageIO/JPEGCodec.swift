@@ -151,6 +151,9 @@ enum JPEGValidator {
         var dcTables = [Bool](repeating: false, count: 4)
         var acTables = [Bool](repeating: false, count: 4)
         var scans = 0
+        // libjpeg's `has_multiple_scans`: a sequential file whose first scan holds every component must have
+        // no other (jdinput.c raises "Didn't expect more than one scan").
+        var singleScan = false
 
         while true {
             // Expect a marker: FF (fill FFs) code.
@@ -244,6 +247,7 @@ enum JPEGValidator {
                 break
             case 0xDA:  // SOS
                 guard info != nil else { throw corrupt("SOS before SOF") }
+                guard !singleScan else { throw corrupt("a second scan in a sequential JPEG whose first scan held every component") }
                 guard let ns = seg.first.map(Int.init), (1...4).contains(ns), seg.count == 4 + 2 * ns else {
                     throw corrupt("bad SOS header")
                 }
@@ -271,6 +275,7 @@ enum JPEGValidator {
                     if al > 13 { bad = true }
                     if bad { throw corrupt("bad progression parameters Ss=\(ss) Se=\(se) Ah=\(ah) Al=\(al)") }
                 }
+                if scans == 0 { singleScan = !progressive && ns == frame.count }
                 scans += 1
                 // Entropy-coded data runs to the next marker other than stuffed FF00 and RSTn.
                 while true {

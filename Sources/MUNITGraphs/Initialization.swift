@@ -39,16 +39,10 @@ public func initialMUNITParameters(config: MUNITConfig, seed: UInt64) -> [String
     return tensors
 }
 
-/// PyTorch's fans of a weight [out, in, k…]: fan_in = in · Πk, fan_out = out · Πk.
-func fans(_ shape: [Int]) -> (fanIn: Int, fanOut: Int) {
-    let receptive = shape.dropFirst(2).reduce(1, *)
-    return (shape.count > 1 ? shape[1] * receptive : shape[0], shape[0] * receptive)
-}
-
 /// One weight's values, row-major, by `scheme`.
 func initialWeight(shape: [Int], _ scheme: MUNITConfig.Initialization, using rng: inout SplitMix64) -> [Double] {
     let count = shape.reduce(1, *)
-    let (fanIn, fanOut) = fans(shape)
+    let (fanIn, fanOut) = TensorType(.f32, shape).fans
     func normal(_ std: Double) -> [Double] { (0..<count).map { _ in std * rng.nextNormal() } }
     switch scheme {
     case .gaussian: return normal(0.02)

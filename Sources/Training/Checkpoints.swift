@@ -198,6 +198,19 @@ public struct CheckpointStore {
         }
     }
 
+    /// The tensors of a snapshot file under trainer names: a `gen_…` file's `a.x` is `gen_a.x`, a `dis_…`
+    /// file's `b.y` is `dis_b.y`; the tensors of any other file keep their names.
+    public static func trainerNames(_ tensors: [String: Tensor], file: URL) -> [String: Tensor] {
+        let base = file.lastPathComponent
+        guard let network = ["gen", "dis"].first(where: { base.hasPrefix($0 + "_") }) else { return tensors }
+        var renamed: [String: Tensor] = [:]
+        for (key, t) in tensors {
+            let side = key.prefix(2)
+            renamed[side == "a." || side == "b." ? "\(network)_\(side.prefix(1)).\(key.dropFirst(2))" : key] = t
+        }
+        return renamed
+    }
+
     /// A generator file on its own (what `translate` takes, safetensors or NVlabs' `.pt`): both generators'
     /// tensors, checked.
     public static func loadGenerators(_ url: URL, config: MUNITConfig) throws -> [String: Tensor] {

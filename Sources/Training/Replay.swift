@@ -42,6 +42,13 @@ public struct Replay {
         while reference["iter\(iterations + 1).x_a"] != nil { iterations += 1 }
         guard iterations > 0 else { throw ReplayError("the recording has no iterations (no tensor 'iter1.x_a')") }
         let parameterNames = reference.keys.filter { $0.hasPrefix("param.") }.map { String($0.dropFirst(6)) }
+        let missing = (1...iterations).flatMap { recordedNames(iteration: $0, parameters: parameterNames) }
+            .filter { reference[$0] == nil }
+        if !missing.isEmpty {
+            throw ReplayError("the recording lacks \(missing.count) tensor\(missing.count == 1 ? "" : "s") that the "
+                + "steps produce and it should hold: \(missing.prefix(12).joined(separator: ", "))"
+                + (missing.count > 12 ? ", … (\(missing.count - 12) more)" : ""))
+        }
         let disRunner = try makeRunner(disStep), genRunner = try makeRunner(genStep)
 
         var produced: [String: Tensor] = [:]
@@ -96,6 +103,23 @@ public struct Replay {
                               gradientScale: scales.gradient, activationScale: scales.activation)
         }
         return ReplayResult(tensors: produced, checks: checks)
+    }
+
+    /// The recording names of everything iteration `k` produces that a complete recording holds: each step
+    /// graph's `loss.*` and `act.*` outputs, its `grad.<p>` as `grad.<step>.<p>`, and every parameter after the
+    /// iteration. Read from the graphs' outputs, so a trainer with other losses or intermediates needs no list.
+    public func recordedNames(iteration k: Int, parameters: [String]) -> [String] {
+        var names: [String] = []
+        for (step, graph) in [("dis", disStep), ("gen", genStep)] {
+            for output in graph.outputs {
+                if output.name.hasPrefix("loss.") || output.name.hasPrefix("act.") {
+                    names.append("iter\(k).\(output.name)")
+                } else if output.name.hasPrefix("grad.") {
+                    names.append("iter\(k).grad.\(step).\(output.name.dropFirst(5))")
+                }
+            }
+        }
+        return names + parameters.sorted().map { "iter\(k).after.\($0)" }
     }
 
     /// The README's rules for one iteration.

@@ -40,7 +40,9 @@ struct ReplayCommand: ParsableCommand {
                 learningRate: { settings.learningRate(iteration: $0) },
                 makeRunner: { try execution.makeRunner($0) })
             replay.progress = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-            let result = try replay.run(reference: recording)
+            // What the replay finds wrong (a missing or misshapen tensor) is the recording's, so it is named.
+            let result: ReplayResult
+            do { result = try replay.run(reference: recording) } catch let error as ReplayError { throw fail(error, file: reference) }
             do { try SafetensorsFile(tensors: result.tensors).write(to: URL(fileURLWithPath: output)) } catch {
                 throw UserError("\(error)")
             }

@@ -164,6 +164,44 @@ import Testing
         #expect(entries.count == GraphCompiler.jitPartitions, "\(entries)")
         for entry in entries { try Data("not an object".utf8).write(to: folder.appendingPathComponent(entry)) }
         let third = try Executable(graph: b.graph)
+        #expect(!third.report.fromCache)
         #expect(closeEnough(try third.run(["x": input])["y"]))
+        #expect(try Executable(graph: b.graph).report.fromCache)  // the damaged entries were replaced
+    }
+
+    /// Same-size damage links and then crashes or hangs unless the checksum catches it: flip bytes inside
+    /// the code of every part, truncate one, append to another; each run after must recompile and be right.
+    @Test func flippedTruncatedOrExtendedObjectsAreRecompiled() throws {
+        guard let folder = ObjectCache.folder else { return }
+        let b = GraphBuilder(name: "cache_flip_\(UInt64.random(in: 0...UInt64.max))")
+        let x = b.input("x", .f32(4, 6))
+        b.output("y", try b.sigmoid(b.mul(x, x)))
+        let input = Tensor(.f32, shape: [4, 6], scalars: (0..<24).map { Double($0) / 11 - 1 })
+        let expected = try Interpreter(graph: b.graph).run(["x": input])["y"]!
+        let closeEnough = { (t: Tensor?) in zip(t?.scalars ?? [], expected.scalars).allSatisfy { Swift.abs($0 - $1) < 1e-6 } }
+        _ = try Executable(graph: b.graph)
+        let key = try GraphCompiler(graph: b.graph, options: CompileOptions(), partitions: GraphCompiler.jitPartitions,
+                                    emitsEntryPoint: false).cacheKey
+        let urls = (0..<GraphCompiler.jitPartitions).map { folder.appendingPathComponent(ObjectCache.name(key, $0)) }
+        let damages: [(String, (inout Data) -> Void)] = [
+            ("flipped bytes", { data in for i in stride(from: 64, to: data.count - Seal.size, by: 97) { data[i] ^= 0x5a } }),
+            ("one flipped bit in the seal", { data in data[data.count - 1] ^= 1 }),
+            ("truncated", { data in data = data.prefix(data.count / 2) }),
+            ("extended", { data in data.append(contentsOf: [0x90, 0x90, 0xc3]) }),
+            ("emptied", { data in data = Data() }),
+        ]
+        for (what, damage) in damages {
+            for url in urls {
+                var data = try Data(contentsOf: url)
+                let size = data.count
+                damage(&data)
+                if what == "flipped bytes" { #expect(data.count == size) }
+                try data.write(to: url)
+            }
+            let rerun = try Executable(graph: b.graph)
+            #expect(!rerun.report.fromCache, "\(what): the damaged objects were loaded")
+            #expect(closeEnough(try rerun.run(["x": input])["y"]), "\(what)")
+            #expect(try Executable(graph: b.graph).report.fromCache, "\(what): the cache was not repaired")
+        }
     }
 }

@@ -48,8 +48,8 @@ import Testing
         // Xavier normal, gain √2: √2 · √(2 / (fan_in + fan_out)) with fans 288 and 576.
         let xavier = Tensor(TensorType(.f32, shape), scalars: initialWeight(shape: shape, .xavier, using: &rng))
         #expect(abs(std(xavier) / (2.0.squareRoot() * (2.0 / 864).squareRoot()) - 1) < 0.03)
-        #expect(fans([16, 4]) == (4, 16))
-        #expect(fans([8, 3, 7, 7]) == (147, 392))
+        #expect(TensorType(.f32, [16, 4]).fans == (4, 16))
+        #expect(TensorType(.f32, [8, 3, 7, 7]).fans == (147, 392))
     }
 
     @Test(arguments: [[16, 8, 4, 4], [128, 16], [8, 8], [3, 8, 7, 7]])

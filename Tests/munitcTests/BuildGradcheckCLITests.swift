@@ -38,6 +38,44 @@ import Testing
         #expect(strict.stdout.contains("FAIL"))
     }
 
+    /// Issue 17: an nsgan discriminator wide enough that [−1, 1] parameters saturate its sigmoid. Exported,
+    /// it passes gradcheck with the defaults and with --init; --draw uniform reports FLAT, not FAIL.
+    @Test func exportedSaturatingLossPassesWithDefaults() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("wide.yaml"), graph = dir.appendingPathComponent("dis.graph")
+        try ExportReplayCLITests.tinyConfigText
+            .replacingOccurrences(of: "dis: {dim: 2, norm: none, activ: lrelu, n_layer: 2, gan_type: nsgan, num_scales: 2",
+                                  with: "dis: {dim: 8, norm: none, activ: lrelu, n_layer: 3, gan_type: nsgan, num_scales: 1")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let export = try CLI.run(["export", "--config", config.path, "--graph", "dis-loss", "-o", graph.path])
+        #expect(export.status == 0, "\(export.stderr)")
+        let defaults = try CLI.run(["gradcheck", graph.path])
+        #expect(defaults.status == 0, "\(defaults.stdout)")
+        #expect(!defaults.stdout.contains("FAIL") && !defaults.stdout.contains("FLAT"))
+        let initialised = try CLI.run(["gradcheck", graph.path, "--init", config.path])
+        #expect(initialised.status == 0, "\(initialised.stdout)")
+        #expect(initialised.stderr.contains("from --init"))
+        let uniform = try CLI.run(["gradcheck", graph.path, "--draw", "uniform"])
+        #expect(uniform.status == 0, "\(uniform.stdout)")
+        #expect(uniform.stdout.contains("FLAT") && uniform.stdout.contains("not judged where the loss is flat or clamped"))
+        #expect(!uniform.stdout.contains("FAIL"))
+
+        // A dis_ snapshot names dis_a.x as a.x: gradcheck maps it back and uses every parameter of the file.
+        let parsed = try parseGraph(String(contentsOf: graph, encoding: .utf8))
+        let parameters = parsed.arguments.filter { $0.name.hasPrefix("dis_a.") }
+        var snapshot: [String: Tensor] = [:]
+        for p in parameters {
+            let type = parsed.type(of: p.value)
+            snapshot["a." + p.name.dropFirst(6)] = Tensor(type, scalars: (0..<type.elementCount).map { Double($0 % 7) / 70 - 0.04 })
+        }
+        let file = dir.appendingPathComponent("dis_00000001.safetensors")
+        try SafetensorsFile(tensors: snapshot).write(to: file)
+        let fromCheckpoint = try CLI.run(["gradcheck", graph.path, "--checkpoint", file.path])
+        #expect(fromCheckpoint.status == 0, "\(fromCheckpoint.stdout)\(fromCheckpoint.stderr)")
+        #expect(fromCheckpoint.stderr.contains("\(parameters.count) from \(file.path)"), "\(fromCheckpoint.stderr)")
+    }
+
     @Test func buildMakesATrainingStepAndPrintsIRAfterEachPass() throws {
         let result = try CLI.run(["build", "Examples/conv_in_relu.graph", "--train", "adam", "--print-ir-after=all"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -77,4 +77,22 @@ import TestSupport
         #expect(written["iter1.grad.dis.dis_a.cnns.0.0.conv.weight"] != nil)
         #expect(written["iter2.after.gen_b.mlp.model.2.fc.bias"] != nil)
     }
+
+    /// Issue 17: a recording without one loss term and one activation fails before any step runs, naming both.
+    @Test func replayOfAnIncompleteRecordingFailsNamingWhatIsMissing() throws {
+        guard let config = SharedFolder.tinyConfig, let reference = SharedFolder.tinyReference else { return }
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var recording = try SafetensorsFile.read(contentsOf: reference).tensors
+        recording["iter1.loss.gen_recon_x_a"] = nil
+        recording["iter2.act.c_b"] = nil
+        let gappy = dir.appendingPathComponent("gappy.safetensors")
+        try SafetensorsFile(tensors: recording).write(to: gappy)
+        let result = try CLI.run(["replay", "--config", config.path, "--reference", gappy.path,
+                                  "-o", dir.appendingPathComponent("out.safetensors").path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("\(gappy.path): error: "))
+        #expect(result.stderr.contains("lacks 2 tensors") && result.stderr.contains("iter1.loss.gen_recon_x_a")
+            && result.stderr.contains("iter2.act.c_b"), "\(result.stderr)")
+    }
 }

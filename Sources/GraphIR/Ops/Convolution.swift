@@ -34,8 +34,8 @@ extension Ops {
         cost: { operands, results, _ in
             // Two flops per multiply-accumulate; the bias add (one per output) is negligible and not counted.
             let w = operands[1].shape
-            let macs = results[0].elementCount * w[1] * w[2] * w[3]
-            return Cost(flops: 2 * macs, bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            return Cost(flops: Cost.saturatingProduct(2, results[0].elementCount, w[1], w[2], w[3]),
+                        bytes: Cost.bytes(operands + results))
         },
         vjp: conv2dVJP)
 
@@ -75,8 +75,8 @@ extension Ops {
             return [Tensor(results[0], scalars: out)]
         },
         cost: { operands, results, _ in
-            Cost(flops: 2 * results[0].elementCount * operands[0].shape[1],
-                 bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            Cost(flops: Cost.saturatingProduct(2, results[0].elementCount, operands[0].shape[1]),
+                 bytes: Cost.bytes(operands + results))
         },
         vjp: { ctx in
             // y = a·b ⇒ ga = g·bᵀ, gb = aᵀ·g.
@@ -121,8 +121,8 @@ extension Ops {
             return [Tensor(results[0], scalars: out)]
         },
         cost: { operands, results, _ in
-            Cost(flops: 2 * results[0].elementCount * operands[0].shape[1],
-                 bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            Cost(flops: Cost.saturatingProduct(2, results[0].elementCount, operands[0].shape[1]),
+                 bytes: Cost.bytes(operands + results))
         },
         vjp: { ctx in
             // y = x·wᵀ + bias ⇒ gx = g·w, gw = gᵀ·x, gbias = Σ_batch g.

@@ -36,8 +36,8 @@ extension Ops {
         cost: { operands, results, _ in
             // The forward's multiply-accumulates, run backwards.
             let w = operands[1].shape
-            let macs = operands[0].elementCount * w[1] * w[2] * w[3]
-            return Cost(flops: 2 * macs, bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            return Cost(flops: Cost.saturatingProduct(2, operands[0].elementCount, w[1], w[2], w[3]),
+                        bytes: Cost.bytes(operands + results))
         })
 
     /// ∂⟨conv2d(x, weight), gy⟩/∂weight, summed over the batch.
@@ -67,8 +67,8 @@ extension Ops {
         kernel: { inputs, attrs, results in [conv2dBackwardWeightKernel(inputs[0], inputs[1], attrs, results[0])] },
         cost: { operands, results, _ in
             let w = results[0].shape
-            let macs = operands[1].elementCount * w[1] * w[2] * w[3]
-            return Cost(flops: 2 * macs, bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            return Cost(flops: Cost.saturatingProduct(2, operands[1].elementCount, w[1], w[2], w[3]),
+                        bytes: Cost.bytes(operands + results))
         })
 
     static let convolutionBackwardOps: [OpDefinition] = [conv2dBackwardInput, conv2dBackwardWeight]

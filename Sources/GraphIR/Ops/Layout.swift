@@ -105,7 +105,7 @@ extension Ops {
                         throw OpError(
                             "'concat' operand \(i) \(t) does not match operand 0 \(first) outside axis \(axis)")
                     }
-                    shape[axis] += t.shape[axis]
+                    shape[axis] = try ShapeRules.sum(shape[axis], t.shape[axis], op: "concat", "size along axis \(axis) =")
                 }
                 return [try ShapeRules.validated(dtype, shape, op: "concat")]
             },
@@ -149,7 +149,7 @@ extension Ops {
 
     /// Data movement only: every operand read once, the result written once.
     static let copyCost: OpDefinition.CostRule = { operands, results, _ in
-        Cost(flops: 0, bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+        Cost(flops: 0, bytes: Cost.bytes(operands + results))
     }
 
     static let layoutOps: [OpDefinition] = [reshape, transpose, slice, concat, broadcastTo]

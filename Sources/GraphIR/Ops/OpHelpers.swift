@@ -75,6 +75,33 @@ public enum ShapeRules {
         }
     }
 
+    /// `terms` added, or an error naming `what` when the sum overflows: shape rules add attribute values
+    /// (pads, sizes) that a file may set anywhere up to 2⁶³ − 1, so their arithmetic must never trap.
+    public static func sum(_ terms: Int..., op: String, _ what: String) throws(OpError) -> Int {
+        var total = 0
+        for term in terms {
+            let (next, overflow) = total.addingReportingOverflow(term)
+            if overflow { throw overflowError(terms, "+", op: op, what) }
+            total = next
+        }
+        return total
+    }
+
+    /// `factors` multiplied, or an error naming `what` when the product overflows (see `sum`).
+    public static func product(_ factors: Int..., op: String, _ what: String) throws(OpError) -> Int {
+        var total = 1
+        for factor in factors {
+            let (next, overflow) = total.multipliedReportingOverflow(by: factor)
+            if overflow { throw overflowError(factors, "·", op: op, what) }
+            total = next
+        }
+        return total
+    }
+
+    private static func overflowError(_ values: [Int], _ operation: String, op: String, _ what: String) -> OpError {
+        OpError("'\(op)' \(what) \(values.map(String.init).joined(separator: " \(operation) ")) overflows a 64-bit integer")
+    }
+
     /// Validates a computed result shape (positive dimensions, bounded size).
     public static func validated(_ dtype: DType, _ shape: [Int], op: String) throws(OpError) -> TensorType {
         if let problem = TensorType.validate(shape: shape) { throw OpError("'\(op)' result: \(problem)") }

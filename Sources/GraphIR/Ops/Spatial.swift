@@ -19,7 +19,9 @@ extension Ops {
                 throw OpError("'pad' reflect needs each pad smaller than its axis: pad \(p) "
                     + "([left, right, top, bottom]) on \(x) (H = \(h), W = \(w))")
             }
-            return [try ShapeRules.validated(x.dtype, [x.shape[0], x.shape[1], h + p[2] + p[3], w + p[0] + p[1]], op: "pad")]
+            let paddedH = try ShapeRules.sum(h, p[2], p[3], op: "pad", "height H + top + bottom =")
+            let paddedW = try ShapeRules.sum(w, p[0], p[1], op: "pad", "width W + left + right =")
+            return [try ShapeRules.validated(x.dtype, [x.shape[0], x.shape[1], paddedH, paddedW], op: "pad")]
         },
         kernel: { inputs, attrs, results in
             // Per-axis maps from result index to source index (nil: a zero cell), then one gather per plane.
@@ -56,8 +58,10 @@ extension Ops {
         inferTypes: { types, attrs throws(OpError) in
             let x = try spatialInput(types, op: "upsample_nearest")
             let s = attrs.ints("scale")
-            return [try ShapeRules.validated(
-                x.dtype, [x.shape[0], x.shape[1], x.shape[2] * s[0], x.shape[3] * s[1]], op: "upsample_nearest")]
+            let op = "upsample_nearest"
+            let h = try ShapeRules.product(x.shape[2], s[0], op: op, "height H · sh =")
+            let w = try ShapeRules.product(x.shape[3], s[1], op: op, "width W · sw =")
+            return [try ShapeRules.validated(x.dtype, [x.shape[0], x.shape[1], h, w], op: op)]
         },
         kernel: { inputs, attrs, results in
             let s = attrs.ints("scale")
@@ -101,7 +105,7 @@ extension Ops {
         },
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
-            return Cost(flops: results[0].elementCount * k[0] * k[1], bytes: operands[0].byteCount + results[0].byteCount)
+            return Cost(flops: Cost.saturatingProduct(results[0].elementCount, k[0], k[1]), bytes: Cost.bytes(operands + results))
         },
         vjp: { ctx in
             // The forward's attributes plus x's shape, which a strided pool does not determine from gy.
@@ -135,7 +139,7 @@ extension Ops {
         },
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
-            return Cost(flops: results[0].elementCount * k[0] * k[1], bytes: operands[0].byteCount + results[0].byteCount)
+            return Cost(flops: Cost.saturatingProduct(results[0].elementCount, k[0], k[1]), bytes: Cost.bytes(operands + results))
         },
         // The backward op finds each window's maximum again in x rather than keeping indices from the forward.
         vjp: { ctx in [try ctx.builder.apply(Ops.maxPool2dBackward, [ctx.operands[0], ctx.gradient], ctx.attributes)] })
@@ -224,7 +228,8 @@ struct Window2D {
     /// Output height and width, ⌊(size + pads − kernel) / stride⌋ + 1 (PyTorch's floor mode); throws when the
     /// kernel does not fit in the padded input.
     func outputSize(height: Int, width: Int, op: String) throws(OpError) -> (Int, Int) {
-        let (paddedH, paddedW) = (height + padTop + padBottom, width + padLeft + padRight)
+        let paddedH = try ShapeRules.sum(height, padTop, padBottom, op: op, "padded height H + top + bottom =")
+        let paddedW = try ShapeRules.sum(width, padLeft, padRight, op: op, "padded width W + left + right =")
         if kernelH > paddedH || kernelW > paddedW {
             throw OpError("'\(op)' kernel [\(kernelH), \(kernelW)] is larger than the padded input "
                 + "[\(paddedH), \(paddedW)] (input [\(height), \(width)], pad [\(padLeft), \(padRight), \(padTop), \(padBottom)])")

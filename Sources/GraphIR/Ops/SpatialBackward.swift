@@ -17,7 +17,9 @@ extension Ops {
             let op = "pad_backward"
             try OperandSpec.fixed(["gy"]).require(types, op: op)
             let gy = try spatialInput(types, op: op), p = attrs.ints("pad")
-            let (h, w) = (gy.shape[2] - p[2] - p[3], gy.shape[3] - p[0] - p[1])
+            // The crops are summed with a check first: gy − top − bottom could pass below Int.min.
+            let h = gy.shape[2] - (try ShapeRules.sum(p[2], p[3], op: op, "crop top + bottom ="))
+            let w = gy.shape[3] - (try ShapeRules.sum(p[0], p[1], op: op, "crop left + right ="))
             if h < 1 || w < 1 {
                 throw OpError("'\(op)' pad \(p) ([left, right, top, bottom]) leaves nothing of gy \(gy)")
             }
@@ -116,7 +118,7 @@ extension Ops {
         },
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
-            return Cost(flops: operands[0].elementCount * k[0] * k[1], bytes: operands[0].byteCount + results[0].byteCount)
+            return Cost(flops: Cost.saturatingProduct(operands[0].elementCount, k[0], k[1]), bytes: Cost.bytes(operands + results))
         })
 
     /// ∂⟨max_pool2d(x), gy⟩/∂x: each window's gradient goes to its first maximal cell in row-major order
@@ -156,8 +158,8 @@ extension Ops {
         },
         cost: { operands, results, attrs in
             let k = attrs.ints("kernel")
-            return Cost(flops: operands[1].elementCount * k[0] * k[1],
-                        bytes: (operands + results).reduce(0) { $0 + $1.byteCount })
+            return Cost(flops: Cost.saturatingProduct(operands[1].elementCount, k[0], k[1]),
+                        bytes: Cost.bytes(operands + results))
         })
 
     static let spatialBackwardOps: [OpDefinition] = [

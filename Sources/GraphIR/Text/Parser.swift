@@ -1,8 +1,14 @@
 import Foundation
 
 // The parser of GraphIR's text format (the grammar is documented on `parseGraph`). It is a single pass over
-// the tokens with no recursion (lists are flat), so neither deep nesting nor huge files can exhaust the
-// stack, and it stops at the first error with a diagnostic pointing at the token where it went wrong.
+// the tokens; the only recursion is a fused node's region, bounded by `maxFusedRegionDepth`, so neither deep
+// nesting nor huge files can exhaust the stack, and it stops at the first error with a diagnostic pointing
+// at the token where it went wrong.
+
+/// How deeply fused regions may nest (a fusion of fused nodes is two levels; the passes never go further).
+/// The parser refuses deeper text at the region's '{' and the verifier refuses deeper graphs, so the
+/// recursive walks over regions (printer, verifier, interpreter, cost) stay far from the stack's limit.
+public let maxFusedRegionDepth = 16
 
 /// Parses a graph from its text form.
 ///
@@ -27,6 +33,8 @@ import Foundation
 ///   `[]` (an int list widens to floats if any element is a float). Literals are coerced to the kind the op
 ///   declares; omitted attributes take their defaults.
 /// - Result types are checked against the op's shape rule.
+/// - A `fused` node's region (`{ … }` after its types) may hold fused nodes itself, at most
+///   `maxFusedRegionDepth` levels deep.
 ///
 /// Diagnostics carry 1-based line and column, the column counted in UTF-8 bytes. The parsed graph records the
 /// location of each argument and output (its name) and of each node (its op name).
@@ -69,6 +77,8 @@ private struct GraphParser {
     private var outputNames: [String: SourceLocation] = [:]
     /// The results of the node being parsed, so that a use among its own operands gets a clear message.
     private var pendingResults: [Int: SourceLocation] = [:]
+    /// How many fused regions enclose the statement being parsed.
+    private var regionDepth = 0
 
     init(bytes: [UInt8]) throws(Diagnostic) {
         lexer = Lexer(bytes: bytes)
@@ -160,7 +170,13 @@ private struct GraphParser {
 
     /// A fused node's region: a graph body in braces, parsed in its own scope (its values are its own).
     private mutating func parseRegion(of opLocation: SourceLocation) throws(Diagnostic) -> Graph {
+        if token.kind == .leftBrace && regionDepth >= maxFusedRegionDepth {
+            throw error("fused regions nest more than \(maxFusedRegionDepth) levels deep (this region would be "
+                + "level \(regionDepth + 1))")
+        }
         let open = try expect(.leftBrace, "'{' and the region of the fused node")
+        regionDepth += 1
+        defer { regionDepth -= 1 }
         let saved = (graph, arguments, results, outputNames, pendingResults)
         (graph, arguments, results, outputNames, pendingResults) = (Graph(name: "region"), [:], [:], [:], [:])
         try parseStatements(until: "the region of the fused node at \(describe(opLocation))", opened: open.location)

@@ -95,8 +95,7 @@ extension Graph {
         guard let region = node.region else {
             return node.op.cost(node.operands.map { type(of: $0) }, node.results.map { type(of: $0) }, node.attributes)
         }
-        let flops = region.nodes.reduce(0) { $0 + region.cost(of: $1).flops }
-        let bytes = (node.operands + node.results).reduce(0) { $0 + type(of: $1).byteCount }
-        return Cost(flops: flops, bytes: bytes)
+        let flops = Cost.saturatingSum(region.nodes.map { region.cost(of: $0).flops })
+        return Cost(flops: flops, bytes: Cost.bytes((node.operands + node.results).map { type(of: $0) }))
     }
 }
