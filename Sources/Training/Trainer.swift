@@ -221,13 +221,13 @@ public final class Trainer {
         if !current { for grid in grids { try tensorBoard?.image(grid.tag, png: grid.png, step: iteration) } }
     }
 
-    /// One line of `log.jsonl`, the TensorBoard scalars (losses as NVlabs' `write_loss` names them,
-    /// `loss_<name>`, and `lr`), and the page's charts redrawn.
+    /// One line of `log.jsonl`, the TensorBoard scalars (every loss under its NVlabs name, `gen_total`,
+    /// `dis_total`, …, as in `log.jsonl` and the recordings, and `lr`), and the page's charts redrawn.
     func log(_ losses: [String: Double]) throws {
         let lr = config.learningRate(iteration: iteration - 1)
         var entry: [String: Any] = ["iteration": iteration, "lr": lr, "ranks": communicator.size]
         for (name, value) in losses { entry[name] = value }
-        var scalars = Dictionary(uniqueKeysWithValues: losses.map { ("loss_" + $0.key, $0.value) })
+        var scalars = losses
         scalars["lr"] = lr
         try tensorBoard?.scalars(scalars, step: iteration)
         try append((try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) + Data("\n".utf8), to: output.log)

@@ -21,7 +21,9 @@ import Testing
         case .int: return [0, 1, 2].map { .int($0) }
         case .float: return [1e-5, 0.2].map { .float($0) }
         case .bool: return [.bool(false), .bool(true)]
-        case .string: return (PadMode.allCases.map(\.rawValue) + DType.allCases.map(\.rawValue)).map { .string($0) }
+        case .string:
+            return (PadMode.allCases.map(\.rawValue) + DType.allCases.map(\.rawValue) + ReduceOperation.allCases.map(\.rawValue))
+                .map { .string($0) }
         case .ints: return [[], [0], [1], [1, 1], [2, 2], [3, 3], [1, 0], [3, 2], [0, 0, 0, 0], [1, 1, 1, 1], [2, 3, 8, 8]].map { .ints($0) }
         case .floats: return [.floats([0.5])]
         }

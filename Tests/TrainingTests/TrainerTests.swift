@@ -65,10 +65,10 @@ import Testing
         #expect(html.contains("gen_a2b_train_00000003.png"))
         let events = try Self.events(out)
         let tags = Set(events.flatMap { $0.values.map(\.tag) })
-        for tag in ["loss_gen_total", "loss_dis_total", "loss_gen_recon_x_a", "lr", "gen_a2b_train", "gen_b2a_test"] {
+        for tag in ["gen_total", "dis_total", "gen_recon_x_a", "lr", "gen_a2b_train", "gen_b2a_test"] {
             #expect(tags.contains(tag), "\(tag) in \(tags.sorted())")
         }
-        #expect(Self.steps(events, tag: "loss_gen_total") == [2, 3])
+        #expect(Self.steps(events, tag: "gen_total") == [2, 3])
         #expect(Self.steps(events, tag: "gen_a2b_test") == [2, 3])
     }
 
@@ -109,10 +109,10 @@ import Testing
                  == String(contentsOf: interrupted.appendingPathComponent("log.jsonl"), encoding: .utf8))
         // TensorBoard's curves too: the same steps, none twice, and the scalars equal.
         let (a, b) = (try Self.events(straight), try Self.events(interrupted))
-        for tag in ["loss_gen_total", "lr"] { #expect(Self.steps(a, tag: tag) == Self.steps(b, tag: tag), "\(tag)") }
+        for tag in ["gen_total", "lr"] { #expect(Self.steps(a, tag: tag) == Self.steps(b, tag: tag), "\(tag)") }
         // The stopped run's last grid (3) stays, as its PNG does; none is written twice.
         #expect(Self.steps(b, tag: "gen_a2b_train") == [2, 3, 4, 5])
-        let scalars = { (events: [TensorBoardEvent]) in events.flatMap(\.values).filter { $0.tag == "loss_dis_total" }.map { "\($0.value)" } }
+        let scalars = { (events: [TensorBoardEvent]) in events.flatMap(\.values).filter { $0.tag == "dis_total" }.map { "\($0.value)" } }
         #expect(scalars(a) == scalars(b) && scalars(a).count == 3)
     }
 

@@ -35,9 +35,8 @@ extension Ops {
                 }
             },
             cost: { operands, results, attrs in
-                let elements = operands.reduce(0) { $0 + $1.elementCount }
-                return Cost(flops: elements, bytes: allReduceTrafficBytes(operands.reduce(0) { $0 + $1.byteCount },
-                                                                          ranks: attrs.int("ranks")))
+                Cost(flops: Cost.saturatingSum(operands.map(\.elementCount)),
+                     bytes: allReduceTrafficBytes(Cost.bytes(operands), ranks: attrs.int("ranks")))
             },
             vjp: { ctx in
                 // x_r feeds y on every rank, so ∂(Σ_r L_r)/∂x_r = Σ_r ∂L_r/∂y: the same reduction of the upstream
@@ -57,7 +56,10 @@ extension Ops {
     /// Bytes each rank sends (and receives) in a ring all-reduce of `payload` bytes over `ranks` ranks:
     /// 2(N − 1)/N × payload (a reduce-scatter, then an all-gather).
     public static func allReduceTrafficBytes(_ payload: Int, ranks: Int) -> Int {
-        ranks <= 1 ? 0 : 2 * (ranks - 1) * payload / ranks
+        guard ranks > 1 else { return 0 }
+        // In Double, saturating: a cost is an estimate, and absurd attributes must not trap.
+        let bytes = 2 * Double(ranks - 1) / Double(ranks) * Double(payload)
+        return bytes < Double(Int.max) ? Int(bytes) : Int.max
     }
 }
 
