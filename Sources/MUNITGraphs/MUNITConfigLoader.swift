@@ -2,40 +2,38 @@ import Foundation
 import Yams
 
 extension MUNITConfig {
-    /// Reads and checks an NVlabs-style YAML config file; errors and warnings name the file.
-    public static func load(contentsOf url: URL) throws -> MUNITConfig {
+    /// Reads and checks an NVlabs-style YAML config file for `trainer`; errors and warnings name the file.
+    public static func load(contentsOf url: URL, trainer: TrainerKind = .munit) throws -> MUNITConfig {
         // Messages use the path as the user gave it (relative stays relative).
         let name = url.relativePath
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw MUNITConfigError(file: name, key: nil, "cannot read the config: \(error.localizedDescription)")
         }
-        return try parse(yaml: text, file: name)
+        return try parse(yaml: text, file: name, trainer: trainer)
     }
 
     /// Parses and checks NVlabs-style YAML text. `file` names the text in messages.
     ///
-    /// Every key MUNIT uses is type-checked; a missing key the model needs, or a value outside a key's
+    /// Every key `trainer` uses is type-checked; a missing key the model needs, or a value outside a key's
     /// choices, is a `MUNITConfigError`. Keys NVlabs' code reads but the graphs do not (`num_workers`, the
-    /// data paths, …) are accepted; unknown keys become `warnings`. Logging intervals default to NVlabs'.
-    public static func parse(yaml: String, file: String = "<config>") throws -> MUNITConfig {
+    /// data paths, …) are accepted; unknown keys, and in a UNIT config MUNIT's own keys, become `warnings`.
+    /// Logging intervals default to NVlabs'.
+    public static func parse(yaml: String, file: String = "<config>", trainer: TrainerKind = .munit) throws -> MUNITConfig {
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
             throw MUNITConfigError(file: file, key: nil, "not valid YAML: \(error)")
         }
         guard let root else { throw MUNITConfigError(file: file, key: nil, "the config is empty") }
-        var (config, warnings) = try ConfigReader(file: file).read(root)
+        var (config, warnings) = try ConfigReader(file: file, trainer: trainer).read(root)
         config.source = file
         config.warnings = warnings
         return config
     }
 }
 
-/// Keys NVlabs' code reads that the graphs do not need; accepted without a warning.
-private let ignoredTopLevelKeys: Set<String> = [
-    // UNIT's loss weights (its configs share the file layout).
-    "recon_kl_w", "recon_kl_cyc_w",
-]
+/// UNIT's loss weights: a MUNIT config may carry them (the configs share one layout) without a warning.
+private let unitOnlyTopLevelKeys: Set<String> = ["recon_kl_w", "recon_kl_cyc_w"]
 
 /// The list-file data keys of NVlabs' `*_list.yaml` configs.
 private let dataListKeys: [String] = ["train", "test"].flatMap { split in
@@ -45,6 +43,7 @@ private let dataListKeys: [String] = ["train", "test"].flatMap { split in
 /// Walks the YAML tree of a config, checking each key as it is read.
 private struct ConfigReader {
     let file: String
+    let trainer: TrainerKind
 
     /// The config and the warnings about unknown keys.
     func read(_ root: Node) throws -> (MUNITConfig, [MUNITConfigWarning]) {
@@ -67,8 +66,16 @@ private struct ConfigReader {
         }
         c.ganW = try top.required("gan_w", number(minimum: 0))
         c.reconXW = try top.required("recon_x_w", number(minimum: 0))
-        c.reconSW = try top.required("recon_s_w", number(minimum: 0))
-        c.reconCW = try top.required("recon_c_w", number(minimum: 0))
+        c.trainer = trainer
+        switch trainer {
+        case .munit:
+            c.reconSW = try top.required("recon_s_w", number(minimum: 0))
+            c.reconCW = try top.required("recon_c_w", number(minimum: 0))
+            for key in unitOnlyTopLevelKeys { _ = top.accept(key) }
+        case .unit:
+            c.reconKLW = try top.required("recon_kl_w", number(minimum: 0))
+            c.reconKLCycW = try top.required("recon_kl_cyc_w", number(minimum: 0))
+        }
         c.reconXCycW = try top.required("recon_x_cyc_w", number(minimum: 0))
         c.vggW = try top.required("vgg_w", number(minimum: 0))
         c.vggModelPath = try top.optional("vgg_model_path", string)
@@ -90,12 +97,13 @@ private struct ConfigReader {
         for key in dataListKeys {
             if let value = try top.optional(key, string) { c.dataLists[key] = value }
         }
-        for key in ignoredTopLevelKeys { _ = top.accept(key) }
 
         let gen = try section(try top.required("gen", node), path: "gen")
         c.gen.dim = try gen.required("dim", int(minimum: 1))
-        c.gen.mlpDim = try gen.required("mlp_dim", int(minimum: 1))
-        c.gen.styleDim = try gen.required("style_dim", int(minimum: 1))
+        if trainer.hasStyle {
+            c.gen.mlpDim = try gen.required("mlp_dim", int(minimum: 1))
+            c.gen.styleDim = try gen.required("style_dim", int(minimum: 1))
+        }
         c.gen.activ = try gen.required("activ", choice(MUNITConfig.Activation.self))
         c.gen.nDownsample = try gen.required("n_downsample", int(minimum: 0))
         c.gen.nRes = try gen.required("n_res", int(minimum: 0))
@@ -111,7 +119,12 @@ private struct ConfigReader {
         c.dis.padType = try dis.required("pad_type", choice(MUNITConfig.PadType.self))
 
         try checkConsistency(c, top: top)
-        return (c, [top, gen, dis].flatMap { $0.unknownKeyWarnings() })
+        return (c, [top, gen, dis].flatMap { $0.unknownKeyWarnings(otherTrainer: otherTrainerKeys) })
+    }
+
+    /// Keys only the other trainer reads (dotted), for the warning's wording.
+    var otherTrainerKeys: Set<String> {
+        trainer == .unit ? ["recon_s_w", "recon_c_w", "gen.mlp_dim", "gen.style_dim"] : []
     }
 
     /// Rules that tie keys together.
@@ -158,7 +171,7 @@ private struct ConfigReader {
                 // Point into a gen:/dis: section; a missing top-level key has no useful position.
                 let at = path == nil ? nil : mark
                 throw MUNITConfigError(file: reader.file, line: at?.line, column: at?.column, key: dotted(key),
-                                       "missing; MUNIT needs it" + (path.map { " (in the '\($0):' section)" } ?? ""))
+                                       "missing; \(reader.trainer.rawValue) needs it" + (path.map { " (in the '\($0):' section)" } ?? ""))
             }
             return try parse(value, dotted(key))
         }
@@ -172,10 +185,13 @@ private struct ConfigReader {
             return MUNITConfigError(file: reader.file, line: mark?.line, column: mark?.column, key: dotted(key), message)
         }
 
-        func unknownKeyWarnings() -> [MUNITConfigWarning] {
+        /// Keys nobody read; those in `otherTrainer` are named as the other trainer's.
+        func unknownKeyWarnings(otherTrainer: Set<String>) -> [MUNITConfigWarning] {
             entries.filter { !read.contains($0.key) }.map { entry in
-                MUNITConfigWarning(file: reader.file, line: entry.keyNode.mark?.line, column: entry.keyNode.mark?.column,
-                                   key: dotted(entry.key), "unknown key, ignored")
+                let key = dotted(entry.key)
+                let message = otherTrainer.contains(key) ? "only the MUNIT trainer uses it, ignored" : "unknown key, ignored"
+                return MUNITConfigWarning(file: reader.file, line: entry.keyNode.mark?.line, column: entry.keyNode.mark?.column,
+                                          key: key, message)
             }
         }
     }

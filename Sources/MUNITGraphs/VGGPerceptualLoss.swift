@@ -69,19 +69,25 @@ public struct VGG16 {
         }
     }
 
-    /// The weights for `config`: from its `vgg_model_path`, or from "." (train.py's default output path).
+    /// The weights `config` needs, as training and replay read them: none when `vgg_w` is 0, else from its
+    /// `vgg_model_path` (or ".", train.py's default output path, when unset); errors name `vgg_model_path`
+    /// and the file looked for.
     public static func loadWeights(config: MUNITConfig) throws -> [String: Tensor] {
-        try loadWeights(modelPath: config.vggModelPath ?? ".")
+        guard config.usesPerceptualLoss else { return [:] }
+        return try loadWeights(modelPath: config.vggModelPath ?? ".",
+                               origin: config.vggModelPath == nil ? "vgg_model_path is not set, so '.'" : "vgg_model_path '\(config.vggModelPath!)'")
     }
 
     /// Reads `<modelPath>/models/vgg16.safetensors` (PyTorch `Vgg16` names `conv1_1.weight`, …) and returns
-    /// the tensors under the graph's names (`vgg.conv1_1.weight`, …), shapes checked.
-    public static func loadWeights(modelPath: String) throws -> [String: Tensor] {
+    /// the tensors under the graph's names (`vgg.conv1_1.weight`, …), shapes checked. `origin` says where
+    /// `modelPath` came from, for the message when the file is missing.
+    public static func loadWeights(modelPath: String, origin: String? = nil) throws -> [String: Tensor] {
         let url = URL(fileURLWithPath: modelPath).appendingPathComponent("models").appendingPathComponent("vgg16.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights at '\(url.path)', which does not exist: convert "
-                + "NVlabs' models/vgg16.weight (a PyTorch Vgg16 state_dict) to safetensors with the same names "
-                + "(conv1_1.weight, conv1_1.bias, …) and put it there, or set vgg_model_path")
+            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights; \(origin ?? "vgg_model_path '\(modelPath)'") gives '\(url.path)', "
+                + "which does not exist: convert NVlabs' models/vgg16.weight (a PyTorch Vgg16 state_dict) to safetensors "
+                + "with the same names (conv1_1.weight, conv1_1.bias, …) and put it there, or set vgg_model_path to the "
+                + "folder that holds models/vgg16.safetensors")
         }
         let file = try SafetensorsFile.read(contentsOf: url)
         var weights: [String: Tensor] = [:]

@@ -5,8 +5,9 @@ import LLVMBackend
 import MUNITGraphs
 
 /// NVlabs' `write_2images` for the train and test display images: `gen_a2b_<tag>.png` (x_a, its
-/// reconstruction, translations with a fixed and a random style) and `gen_b2a_<tag>.png`, tagged
-/// `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then `index.html` lists them.
+/// reconstruction, then MUNIT's translations with a fixed and a random style, or UNIT's one translation)
+/// and `gen_b2a_<tag>.png`, tagged `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then
+/// `index.html` lists them.
 final class SampleWriter {
     let config: MUNITConfig
     let output: TrainingOutput
@@ -45,14 +46,18 @@ final class SampleWriter {
     /// `state` nil: the runner is a compiled sampler that shares the training steps' parameter buffers.
     func write(state: [String: Tensor]?, iteration: Int, current: Bool) throws {
         for (tag, a, b) in display where !current || tag == "train" {
-            var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
-                                            MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
-            inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
-            inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
+            var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b]
+            if config.trainer.hasStyle {
+                inputs[MUNITSampleNames.sA1] = fixedA
+                inputs[MUNITSampleNames.sB1] = fixedB
+                inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
+                inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
+            }
             let out = try run(inputs, state: state)
             let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
-            let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(DomainTensors.rgb)
-            let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
+            let rows = SampleWriter.rows(config.trainer)
+            let a2b = try ([a] + rows.a2b.map { try output(out, $0) }).map(DomainTensors.rgb)
+            let b2a = try ([b] + rows.b2a.map { try output(out, $0) }).map(DomainTensors.rgb)
             for (direction, images) in [("a2b", a2b), ("b2a", b2a)] {
                 let url = output.images.appendingPathComponent("gen_\(direction)_\(name).png")
                 do { try ImageGrid.writeImages(images, displayCount: count, to: url) } catch {
@@ -61,6 +66,20 @@ final class SampleWriter {
             }
         }
         try writeIndex()
+    }
+
+    /// The sample graph's outputs under each input row of a grid, as the trainer's `sample` orders them.
+    static func rows(_ trainer: TrainerKind) -> (a2b: [String], b2a: [String]) {
+        switch trainer {
+        case .munit: ([MUNITSampleNames.xARecon, MUNITSampleNames.xAB1, MUNITSampleNames.xAB2],
+                      [MUNITSampleNames.xBRecon, MUNITSampleNames.xBA1, MUNITSampleNames.xBA2])
+        case .unit: ([MUNITSampleNames.xARecon, MUNITSampleNames.xAB], [MUNITSampleNames.xBRecon, MUNITSampleNames.xBA])
+        }
+    }
+
+    private func output(_ outputs: [String: Tensor], _ name: String) throws -> Tensor {
+        guard let t = outputs[name] else { throw TrainingError("internal: the sample graph has no output '\(name)'") }
+        return t
     }
 
     /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound.
@@ -80,6 +99,8 @@ final class SampleWriter {
 
     /// `images/index.html`: the newest grids first, each with what its rows show.
     func writeIndex() throws {
+        let translationRows = config.trainer.hasStyle ? "row 3 translations with fixed styles, row 4 with random styles."
+                                                      : "row 3 their translations."
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: output.images.path)) ?? [])
             .filter { $0.hasSuffix(".png") }.sorted { a, b in
                 let (ca, cb) = (a.contains("current"), b.contains("current"))
@@ -88,8 +109,8 @@ final class SampleWriter {
         var html = """
             <!doctype html><html><head><meta charset="utf-8"><title>munitc samples</title>
             <style>body{font-family:sans-serif;background:#222;color:#ddd} img{image-rendering:pixelated;max-width:100%;border:1px solid #555}</style>
-            </head><body><h1>munitc training samples</h1>
-            <p>Each grid: row 1 the input images, row 2 their reconstructions, row 3 translations with fixed styles, row 4 with random styles.
+            </head><body><h1>munitc \(config.trainer.rawValue) training samples</h1>
+            <p>Each grid: row 1 the input images, row 2 their reconstructions, \(translationRows)
             a2b grids translate domain A to B, b2a the other way; train and test display images.</p>
 
             """

@@ -97,6 +97,8 @@ public final class Trainer {
         // Made after compiling, so LLVM's memory and these float64 tensors do not peak together.
         hostState = restored ?? initialMUNITParameters(config: config, seed: seed)
         restored = nil
+        // VGG16 is read, never trained or saved (checkpoints hold only the layout's tensors).
+        hostState.merge(try VGG16.loadWeights(config: config)) { a, _ in a }
         let moments = [disGraph, genGraph].flatMap { graph in
             graph.arguments.filter { $0.name.hasPrefix("optimizer.") && $0.name != OptimizerNames.learningRate && $0.name != OptimizerNames.step }
                 .map { ($0.name, graph.type(of: $0.value)) }
@@ -115,30 +117,30 @@ public final class Trainer {
         }
     }
 
-    /// Standard-normal style codes [B, style_dim, 1, 1] for `purpose` at iteration `k`.
-    func noise(_ purpose: UInt64, _ k: Int, count: Int) -> Tensor {
+    /// Standard-normal noise of `type` (MUNIT's style codes, UNIT's encoder noise) for `purpose` at iteration `k`.
+    func noise(_ purpose: UInt64, _ k: Int, _ type: TensorType) -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 4, purpose, UInt64(k)))
-        return DomainTensors.styles(count: count, dim: config.gen.styleDim, using: &rng)
+        return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() })
     }
 
-    /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
+    /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses. The trainer's
+    /// i-th noise input is drawn for purpose `noisePurpose + i`.
     func run(_ step: any StepRunner, _ graph: Graph, batch: TrainingBatch, noisePurpose: UInt64) throws -> [String: Double] {
         let k = batch.iteration
-        let input = { (name: String) throws -> Tensor in
+        let noiseInputs = config.trainer.noiseInputs
+        let input = { (name: String, type: TensorType) throws -> Tensor in
             switch name {
             case MUNITGraphNames.xA: return batch.a
             case MUNITGraphNames.xB: return batch.b
-            case MUNITGraphNames.sA: return self.noise(noisePurpose, k, count: self.config.batchSize)
-            case MUNITGraphNames.sB: return self.noise(noisePurpose + 1, k, count: self.config.batchSize)
-            default: throw TrainingError("internal: no value for '\(name)'")
+            default:
+                guard let index = noiseInputs.firstIndex(of: name) else { throw TrainingError("internal: no value for '\(name)'") }
+                return self.noise(noisePurpose + UInt64(index), k, type)
             }
         }
         if let resident, let executable = step as? Executable {
             return try resident.run(executable, learningRate: config.learningRate(iteration: k), step: k + 1, input: input)
         }
-        let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1) { name, _ in
-            try input(name)
-        }
+        let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1, input: input)
         var losses: [String: Double] = [:]
         for (name, t) in outputs where name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
         return losses
