@@ -38,6 +38,7 @@ struct Bench: ParsableCommand {
         if iters < 1 { throw ValidationError("--iters must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if file != nil && config != nil { throw ValidationError("give a .graph file or --config, not both") }
+        if file != nil && trainer.trainer != .munit { throw ValidationError("--trainer chooses the training steps of a config, not of a .graph file") }
         if noFuse && compareUnfused { throw ValidationError("--no-fuse and --compare-unfused exclude each other") }
         try validateFusionPasses(disablePass)
         try validateTargetCPU(targetCPU)
