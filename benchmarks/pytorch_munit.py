@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Time full MUNIT training iterations of NVlabs/MUNIT's PyTorch code on the CPU.
+"""Time full MUNIT (or UNIT) training iterations of NVlabs/MUNIT's PyTorch code on the CPU.
 
-This is the PyTorch reference point for munitc's own MUNIT training step. One
-timed iteration is exactly what NVlabs' train.py does per batch:
+This is the PyTorch reference point for munitc's own MUNIT and UNIT training
+steps. One timed iteration is exactly what NVlabs' train.py does per batch
+(``--trainer MUNIT`` makes ``MUNIT_Trainer``, ``--trainer UNIT``
+``UNIT_Trainer``, as train.py's option):
 
     trainer.update_learning_rate()
     trainer.dis_update(x_a, x_b, config)
@@ -25,6 +27,8 @@ the script installs these run-time shims before importing them:
 
 * ``torch.Tensor.cuda`` becomes the identity (NVlabs calls ``.cuda()`` on the
   style codes in dis_update / gen_update); everything stays on the CPU.
+* ``torch.Tensor.get_device`` returns -1 for CPU tensors (torch >= 2 does)
+  and VAEGen passes it to ``.cuda()``, which the identity ignores.
 * ``torch.utils.serialization.load_lua`` (removed from torch; utils.py
   imports it), ``torchvision`` / ``torchvision.transforms`` /
   ``torchvision.utils`` (only when torchvision is not installed) and NVlabs'
@@ -39,10 +43,12 @@ Requirements: torch, pyyaml (numpy optional; it silences a torch warning).
 
 Usage:
 
-    python benchmarks/pytorch_munit.py --munit-src /tmp/munit_src \\
+    python benchmarks/pytorch_munit.py --munit-src /tmp/munit_src [--trainer MUNIT|UNIT] \\
         --size 128 --iters 3 --threads 2 [--batch 1] [--config X.yaml] [--sample N] [--json]
 
-Defaults: NVlabs' configs/edges2handbags_folder.yaml (embedded below), crop
+Defaults: NVlabs' configs/edges2handbags_folder.yaml (embedded below; for UNIT
+with UNIT's loss weights recon_kl_w 0.01, recon_x_cyc_w 10, recon_kl_cyc_w
+0.01, the values of munitc's built-in UNIT config), crop
 size and batch size from the config (256, 1), 5 timed iterations after 1
 warm-up iteration, 2 threads. Prints the seconds of every timed iteration and
 the median; with --json, prints one JSON object instead:
@@ -110,12 +116,17 @@ crop_image_width: 256
 data_root: ./datasets/edges2handbags/
 """
 
+# UNIT_Trainer reads these instead of recon_s_w / recon_c_w; its code needs the cycle loss.
+UNIT_LOSS_WEIGHTS = {"recon_kl_w": 0.01, "recon_x_cyc_w": 10, "recon_kl_cyc_w": 0.01}
+
 
 def parse_args():
     p = argparse.ArgumentParser(
         description="Time NVlabs/MUNIT training iterations (dis_update + gen_update) on the CPU.")
     p.add_argument("--munit-src", required=True,
                    help="folder holding NVlabs/MUNIT's trainer.py, networks.py, utils.py")
+    p.add_argument("--trainer", default="MUNIT", choices=["MUNIT", "UNIT"],
+                   help="NVlabs' trainer, as train.py's --trainer (default MUNIT)")
     p.add_argument("--config", default=None,
                    help="NVlabs YAML config (default: embedded edges2handbags_folder.yaml)")
     p.add_argument("--size", type=int, default=None,
@@ -201,13 +212,15 @@ def main():
                      "for how to get NVlabs/MUNIT's source)" % (f, src))
     install_shims(torch)
     sys.path.insert(0, src)
-    from trainer import MUNIT_Trainer  # NVlabs/MUNIT trainer.py
+    from trainer import MUNIT_Trainer, UNIT_Trainer  # NVlabs/MUNIT trainer.py
 
     if args.config:
         with open(args.config) as fh:
             config = yaml.safe_load(fh)
     else:
         config = yaml.safe_load(DEFAULT_CONFIG_YAML)
+        if args.trainer == "UNIT":
+            config.update(UNIT_LOSS_WEIGHTS)
     if config.get("vgg_w", 0) > 0:
         print("pytorch_munit.py: forcing vgg_w 0 (VGG loss not supported)", file=sys.stderr)
     config["vgg_w"] = 0
@@ -221,7 +234,7 @@ def main():
     # Silence "lr_scheduler.step() before optimizer.step()" (train.py order).
     warnings.filterwarnings("ignore", category=UserWarning)
 
-    trainer = MUNIT_Trainer(config)
+    trainer = (UNIT_Trainer if args.trainer == "UNIT" else MUNIT_Trainer)(config)
     trainer.train()
 
     def batch_for(dim):
@@ -261,6 +274,7 @@ def main():
     if args.json:
         print(json.dumps({
             "median_seconds": round(median, 4),
+            "trainer": args.trainer,
             "iterations": args.iters,
             "threads": args.threads,
             "size": size,
@@ -270,9 +284,9 @@ def main():
             "sample": args.sample,
         }))
     else:
-        print("median: %.3f s  (%d iters after %d warm-up, size %s, batch %d, %d threads, "
+        print("median: %.3f s  (%s, %d iters after %d warm-up, size %s, batch %d, %d threads, "
               "torch %s, peak RSS %.0f MB)"
-              % (median, args.iters, args.warmup, size, batch, args.threads,
+              % (median, args.trainer, args.iters, args.warmup, size, batch, args.threads,
                  torch.__version__, peak_rss_mb))
 
 

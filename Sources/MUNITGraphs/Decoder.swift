@@ -1,7 +1,7 @@
 import GraphIR
 
-/// MUNIT's decoder (`dec`): `n_res` ResBlocks with AdaIN; `n_downsample` × [nearest upsampling ×2,
-/// Conv2dBlock(d, d/2, 5, 1, 2, ln)]; Conv2dBlock(d, out, 7, 1, 3, none, tanh).
+/// MUNIT's decoder (`dec`): `n_res` ResBlocks with AdaIN (instance norm in UNIT's VAEGen); `n_downsample` ×
+/// [nearest upsampling ×2, Conv2dBlock(d, d/2, 5, 1, 2, ln)]; Conv2dBlock(d, out, 7, 1, 3, none, tanh).
 public struct Decoder {
     let scope: Scope
     let resBlocks: ResBlocks
@@ -14,10 +14,11 @@ public struct Decoder {
         self.init(Scope(context, network).child("dec"), contentDim: contentDim, outputDim: outputDim, options: options)
     }
 
-    init(_ scope: Scope, contentDim: Int, outputDim: Int, options o: MUNITConfig.Generator) {
+    /// `residualNorm`: the ResBlocks' norm, NVlabs' `res_norm` (AdaIN for MUNIT, instance norm for UNIT).
+    init(_ scope: Scope, contentDim: Int, outputDim: Int, options o: MUNITConfig.Generator, residualNorm: BlockNorm = .adain) {
         self.scope = scope
         let model = scope.child("model")
-        resBlocks = ResBlocks(model.child(0), count: o.nRes, dim: contentDim, norm: .adain, activation: o.activ,
+        resBlocks = ResBlocks(model.child(0), count: o.nRes, dim: contentDim, norm: residualNorm, activation: o.activ,
                               padType: o.padType)
         var dim = contentDim
         var layers: [Conv2dBlock] = []
@@ -61,7 +62,8 @@ public struct Decoder {
         guard adain.count == adainChannels.count else {
             throw MUNITGraphError("\(scope.prefix): \(adainChannels.count) AdaIN layers but no style parameters")
         }
-        var h = try resBlocks.apply(content, adain: adain)
+        // No AdaIN layer (UNIT's instance-norm ResBlocks, or MUNIT with n_res 0): nothing to hand out.
+        var h = try resBlocks.apply(content, adain: adain.isEmpty ? nil : adain)
         for block in upsampling {
             h = try block.scope.naming { try scope.builder.upsampleNearest(h, scale: [2, 2]) }
             h = try block.apply(h)

@@ -1,8 +1,21 @@
 extension MUNITConfig {
-    /// A small MUNIT config in NVlabs' YAML layout, for `munitc train` without `--config`: NVlabs' default
+    /// A small config in NVlabs' YAML layout, for `munitc train` without `--config`: NVlabs' default
     /// optimisation and loss settings with narrower networks and 64×64 crops, so that one iteration takes
     /// a fraction of a second compiled. Its data is the shapes set `munitc train` draws into outputs/shapes/data.
-    public static let defaultYAML = """
+    /// For UNIT, MUNIT's own keys (style and MLP sizes, style and content weights) are left out and the
+    /// cycle loss is on (UNIT's configs use recon_x_cyc_w 10; NVlabs' UNIT code needs it).
+    public static func defaultYAML(for trainer: TrainerKind = .munit) -> String {
+        let munitOnly = ["recon_s_w:", "recon_c_w:", "mlp_dim:", "style_dim:"]
+        return munitYAML.split(separator: "\n", omittingEmptySubsequences: false).compactMap { line -> String? in
+            guard trainer == .unit else { return String(line) }
+            let key = line.trimmingCharacters(in: .whitespaces)
+            if munitOnly.contains(where: key.hasPrefix) { return nil }
+            return key.hasPrefix("recon_x_cyc_w:") ? "recon_x_cyc_w: 10" : String(line)
+        }.joined(separator: "\n")
+    }
+
+    /// The MUNIT text of `defaultYAML` (it also carries UNIT's KL weights, which MUNIT accepts silently).
+    static let munitYAML = """
         # munitc's built-in config: NVlabs/MUNIT key names, small networks for CPU training. `munitc train`
         # without --config uses it on the shapes data set it draws (line drawings <-> filled, shaded shapes).
         image_save_iter: 200
@@ -26,6 +39,8 @@ extension MUNITConfig {
         recon_s_w: 1
         recon_c_w: 1
         recon_x_cyc_w: 0
+        recon_kl_w: 0.01
+        recon_kl_cyc_w: 0.01
         vgg_w: 0
 
         gen:
@@ -55,9 +70,9 @@ extension MUNITConfig {
 
         """
 
-    /// The built-in config (`defaultYAML`), parsed.
-    public static func builtIn() -> MUNITConfig {
-        do { return try parse(yaml: defaultYAML, file: "<built-in config>") } catch {
+    /// The built-in config (`defaultYAML`) for `trainer`, parsed.
+    public static func builtIn(_ trainer: TrainerKind = .munit) -> MUNITConfig {
+        do { return try parse(yaml: defaultYAML(for: trainer), file: "<built-in config>", trainer: trainer) } catch {
             // The text is a constant checked by the tests; failing here is a programming error.
             preconditionFailure("the built-in MUNIT config does not parse: \(error)")
         }

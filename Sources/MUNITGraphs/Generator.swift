@@ -3,7 +3,7 @@ import GraphIR
 /// MUNIT's AdaINGen, one per domain: style encoder, content encoder, decoder and style MLP. Its parameters
 /// are declared once, on construction; `encode` and `decode` may then be applied any number of times in
 /// the same graph, all sharing those parameters (as PyTorch's module does).
-public struct AdaINGenerator {
+public struct AdaINGenerator: DomainGenerator {
     public let network: MUNITNetwork
     public let styleEncoder: StyleEncoder
     public let contentEncoder: ContentEncoder

@@ -22,24 +22,58 @@ func buildDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph
     let inputs = TrainingInputs(b, config, size)
     let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB])
     context.ranks = size.ranks
-    var noVGG = config
-    noVGG.vggW = 0  // the dis step has no perceptual loss
-    let nets = MUNITTrainerNetworks(context, config: noVGG)
+    let nets = MUNITTrainerNetworks(context, config: config.withoutPerceptualLoss)
 
     let cA = try nets.genA.encodeContent(inputs.xA)
     let cB = try nets.genB.encodeContent(inputs.xB)
-    // x_ba.detach(), x_ab.detach(): the dis step never differentiates the generators.
-    let xBA = try b.stopGradient(nets.genA.decode(content: cB, style: inputs.sA))
-    let xAB = try b.stopGradient(nets.genB.decode(content: cA, style: inputs.sB))
-    let disA = try nets.disA.discriminatorLoss(fake: xBA, real: inputs.xA)
-    let disB = try nets.disB.discriminatorLoss(fake: xAB, real: inputs.xB)
-    let total = try weightedSum(b, [(config.ganW, disA), (config.ganW, disB)])
-
-    b.output("loss.dis_a", disA)
-    b.output("loss.dis_b", disB)
-    b.loss("loss.dis_total", total)
+    let xBA = try nets.genA.decode(content: cB, style: inputs.sA)
+    let xAB = try nets.genB.decode(content: cA, style: inputs.sB)
+    try addDiscriminatorLosses(b, nets, config, translated: (xBA, xAB), real: (inputs.xA, inputs.xB))
     context.addBufferUpdateOutputs()
     return b.graph
+}
+
+/// The dis-loss outputs both trainers share: each discriminator's loss on the detached translation into
+/// its domain (`x_ba.detach()`, `x_ab.detach()`: the dis step never differentiates the generators) against
+/// the real images, `loss.dis_a`, `loss.dis_b` and the weighted `loss.dis_total`.
+func addDiscriminatorLosses<G>(_ b: GraphBuilder, _ nets: TrainerNetworks<G>, _ config: MUNITConfig,
+                               translated: (ba: ValueID, ab: ValueID), real: (a: ValueID, b: ValueID)) throws {
+    let disA = try nets.disA.discriminatorLoss(fake: b.stopGradient(translated.ba), real: real.a)
+    let disB = try nets.disB.discriminatorLoss(fake: b.stopGradient(translated.ab), real: real.b)
+    b.output("loss.dis_a", disA)
+    b.output("loss.dis_b", disB)
+    b.loss("loss.dis_total", try weightedSum(b, [(config.ganW, disA), (config.ganW, disB)]))
+}
+
+/// The gen-loss terms both trainers share, on the translations: the discriminators' adversarial losses
+/// and, when `vgg_w` > 0, the perceptual losses of x_ba against x_b and x_ab against x_a.
+struct TranslationLosses {
+    let advA, advB: ValueID
+    let vgg: (a: ValueID, b: ValueID)?
+
+    init<G>(_ nets: TrainerNetworks<G>, translated: (ba: ValueID, ab: ValueID), real: (a: ValueID, b: ValueID)) throws {
+        advA = try nets.disA.generatorLoss(fake: translated.ba)
+        advB = try nets.disB.generatorLoss(fake: translated.ab)
+        vgg = try nets.vgg.map { vgg in
+            (try vgg.perceptualLoss(translated.ba, target: real.b), try vgg.perceptualLoss(translated.ab, target: real.a))
+        }
+    }
+
+    /// The weighted terms in NVlabs' order: adversarial first, perceptual last.
+    func adversarialTerms(_ config: MUNITConfig) -> [(Double, ValueID)] { [(config.ganW, advA), (config.ganW, advB)] }
+    func perceptualTerms(_ config: MUNITConfig) -> [(Double, ValueID)] {
+        vgg.map { [(config.vggW, $0.a), (config.vggW, $0.b)] } ?? []
+    }
+
+    /// `loss.gen_adv_a`, `loss.gen_adv_b` (and `loss.gen_vgg_a`, `loss.gen_vgg_b`).
+    func addOutputs(_ b: GraphBuilder) {
+        b.output("loss.gen_adv_a", advA)
+        b.output("loss.gen_adv_b", advB)
+        if let vgg {
+            b.output("loss.gen_vgg_a", vgg.a)
+            b.output("loss.gen_vgg_b", vgg.b)
+        }
+    }
 }
 
 /// NVlabs' `gen_update` up to the loss: within-domain reconstructions, cross-domain translations from the
@@ -73,33 +107,24 @@ func buildGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph
     let reconSB = try b.l1Loss(sBRecon, inputs.sB)
     let reconCA = try b.l1Loss(cARecon, cA)
     let reconCB = try b.l1Loss(cBRecon, cB)
-    // NVlabs stores a switched-off cycle term as 0.
-    let cycXA = try xABA.map { try b.l1Loss($0, inputs.xA) } ?? b.constant(value: 0)
-    let cycXB = try xBAB.map { try b.l1Loss($0, inputs.xB) } ?? b.constant(value: 0)
-    let advA = try nets.disA.generatorLoss(fake: xBA)
-    let advB = try nets.disB.generatorLoss(fake: xAB)
-    let vggA = try nets.vgg?.perceptualLoss(xBA, target: inputs.xB)
-    let vggB = try nets.vgg?.perceptualLoss(xAB, target: inputs.xA)
+    let cycXA = try cycleLoss(b, xABA, inputs.xA)
+    let cycXB = try cycleLoss(b, xBAB, inputs.xB)
+    let shared = try TranslationLosses(nets, translated: (xBA, xAB), real: (inputs.xA, inputs.xB))
 
     // The order of NVlabs' loss_gen_total expression.
-    var terms: [(Double, ValueID)] = [
-        (config.ganW, advA), (config.ganW, advB),
+    var terms = shared.adversarialTerms(config) + [
         (config.reconXW, reconXA), (config.reconSW, reconSA), (config.reconCW, reconCA),
         (config.reconXW, reconXB), (config.reconSW, reconSB), (config.reconCW, reconCB),
     ]
     if cycle { terms += [(config.reconXCycW, cycXA), (config.reconXCycW, cycXB)] }
-    if let vggA, let vggB { terms += [(config.vggW, vggA), (config.vggW, vggB)] }
-    let total = try weightedSum(b, terms)
+    let total = try weightedSum(b, terms + shared.perceptualTerms(config))
 
+    shared.addOutputs(b)
     for (name, value) in [
-        ("gen_adv_a", advA), ("gen_adv_b", advB), ("gen_recon_x_a", reconXA), ("gen_recon_x_b", reconXB),
+        ("gen_recon_x_a", reconXA), ("gen_recon_x_b", reconXB),
         ("gen_recon_s_a", reconSA), ("gen_recon_s_b", reconSB), ("gen_recon_c_a", reconCA), ("gen_recon_c_b", reconCB),
         ("gen_cycrecon_x_a", cycXA), ("gen_cycrecon_x_b", cycXB),
     ] { b.output("loss.\(name)", value) }
-    if let vggA, let vggB {
-        b.output("loss.gen_vgg_a", vggA)
-        b.output("loss.gen_vgg_b", vggB)
-    }
     b.loss("loss.gen_total", total)
 
     var activations: [(String, ValueID)] = [
@@ -111,6 +136,12 @@ func buildGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph
     for (name, value) in activations { b.output("act.\(name)", value) }
     context.addBufferUpdateOutputs()
     return b.graph
+}
+
+/// The cycle reconstruction L1 of `cycled` against `images`, or the constant 0 NVlabs stores when the
+/// cycle loss is off (nil).
+func cycleLoss(_ b: GraphBuilder, _ cycled: ValueID?, _ images: ValueID) throws -> ValueID {
+    try cycled.map { try b.l1Loss($0, images) } ?? b.constant(value: 0)
 }
 
 /// Σ weight · term, skipping zero weights (their terms add exactly 0 in PyTorch) and not scaling by 1.

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A MUNIT training configuration: the keys of NVlabs/MUNIT's YAML configs (`configs/*.yaml`), typed.
+/// A MUNIT or UNIT training configuration: the keys of NVlabs/MUNIT's YAML configs (`configs/*.yaml`), typed,
+/// and the trainer they are read for (`trainer`, train.py's `--trainer`), which decides the required keys.
 ///
 /// Read one with `MUNITConfig.load(contentsOf:)` or `MUNITConfig.parse(yaml:file:)`; the loader checks every
 /// key MUNIT uses and collects warnings for keys it does not know (`warnings`). Property names are the YAML
@@ -39,7 +40,8 @@ public struct MUNITConfig: Sendable, Equatable {
         case step, constant
     }
 
-    /// The `gen:` section: one AdaINGen per domain.
+    /// The `gen:` section: one AdaINGen (MUNIT) or VAEGen (UNIT, which reads neither `mlp_dim` nor
+    /// `style_dim`) per domain.
     public struct Generator: Sendable, Equatable {
         public var dim: Int
         public var mlpDim: Int
@@ -83,6 +85,9 @@ public struct MUNITConfig: Sendable, Equatable {
         }
     }
 
+    /// Which of NVlabs' trainers the config is for.
+    public var trainer: TrainerKind = .munit
+
     // Optimisation.
     public var batchSize: Int = 1
     public var lr: Double = 1e-4
@@ -111,6 +116,9 @@ public struct MUNITConfig: Sendable, Equatable {
     public var reconSW: Double = 1
     public var reconCW: Double = 1
     public var reconXCycW: Double = 0
+    /// UNIT only: the KL terms of the codes and of the re-encoded codes.
+    public var reconKLW: Double = 0.01
+    public var reconKLCycW: Double = 0.01
     public var vggW: Double = 0
     /// Where VGG16's weights live (`<path>/models/vgg16.safetensors`); NVlabs' train.py sets it to its
     /// `--output_path`. Only read when `vggW` > 0.
@@ -150,11 +158,20 @@ public struct MUNITConfig: Sendable, Equatable {
     /// A config with NVlabs' defaults (configs/edges2handbags_folder.yaml).
     public init() {}
 
-    /// Whether the explicit cycle reconstruction loss is on (`recon_x_cyc_w` > 0), as NVlabs decides it.
+    /// Whether the explicit cycle reconstruction loss is on (`recon_x_cyc_w` > 0), as NVlabs decides it
+    /// (NVlabs' UNIT fails without it; munitc then drops the cycle terms and reports them as 0).
     public var usesCycleLoss: Bool { reconXCycW > 0 }
 
     /// Whether the domain-invariant perceptual loss is on (`vgg_w` > 0).
     public var usesPerceptualLoss: Bool { vggW > 0 }
+
+    /// This config with `vgg_w` 0: what the dis steps (no perceptual loss) and the layout (VGG16 is not
+    /// trained) are built from.
+    public var withoutPerceptualLoss: MUNITConfig {
+        var config = self
+        config.vggW = 0
+        return config
+    }
 
     /// The learning rate of iteration `iteration` (counting from 0). NVlabs' train.py steps the scheduler at
     /// the start of every iteration, so `step` gives lr₀ · gamma^⌊(i + 1) / step_size⌋; `constant` gives lr₀.

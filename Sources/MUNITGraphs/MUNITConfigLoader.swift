@@ -10,25 +10,27 @@ extension MUNITConfig {
         case training, translation
     }
 
-    /// Reads and checks an NVlabs-style YAML config file; errors and warnings name the file.
-    public static func load(contentsOf url: URL, for purpose: Purpose = .training) throws -> MUNITConfig {
+    /// Reads and checks an NVlabs-style YAML config file for `trainer`; errors and warnings name the file.
+    public static func load(contentsOf url: URL, for purpose: Purpose = .training, trainer: TrainerKind = .munit) throws -> MUNITConfig {
         // Messages use the path as the user gave it (relative stays relative).
         let name = url.relativePath
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw MUNITConfigError(file: name, key: nil, "cannot read the config: \(fileErrorReason(error))")
         }
-        return try parse(yaml: text, file: name, for: purpose)
+        return try parse(yaml: text, file: name, for: purpose, trainer: trainer)
     }
 
     /// Parses and checks NVlabs-style YAML text. `file` names the text in messages.
     ///
-    /// Every key MUNIT uses is type-checked; a missing key the model needs, or a value outside a key's
+    /// Every key `trainer` uses is type-checked; a missing key the model needs, or a value outside a key's
     /// choices, is a `MUNITConfigError`. Keys NVlabs' code reads but the graphs do not (`num_workers`, the
-    /// data paths, …) are accepted; unknown keys become `warnings`. Logging intervals default to NVlabs'.
+    /// data paths, …) are accepted; unknown keys, and in a UNIT config MUNIT's own keys, become `warnings`.
+    /// Logging intervals default to NVlabs'.
     /// Values are bounded by what the networks can be (`MUNITConfigBounds`), and the nesting of the YAML
     /// by `maximumNesting` before it is parsed.
-    public static func parse(yaml: String, file: String = "<config>", for purpose: Purpose = .training) throws -> MUNITConfig {
+    public static func parse(yaml: String, file: String = "<config>", for purpose: Purpose = .training,
+                             trainer: TrainerKind = .munit) throws -> MUNITConfig {
         if let at = YAMLNesting.firstExcess(in: yaml, limit: MUNITConfigBounds.maximumNesting) {
             throw MUNITConfigError(file: file, line: at.line, column: at.column, key: nil,
                                    "nested more than \(MUNITConfigBounds.maximumNesting) levels deep; a MUNIT config nests 2")
@@ -38,18 +40,15 @@ extension MUNITConfig {
             throw MUNITConfigError(file: file, key: nil, "not valid YAML: \(error)")
         }
         guard let root else { throw MUNITConfigError(file: file, key: nil, "the config is empty") }
-        var (config, warnings) = try ConfigReader(file: file, purpose: purpose).read(root)
+        var (config, warnings) = try ConfigReader(file: file, purpose: purpose, trainer: trainer).read(root)
         config.source = file
         config.warnings = warnings
         return config
     }
 }
 
-/// Keys NVlabs' code reads that the graphs do not need; accepted without a warning.
-private let ignoredTopLevelKeys: Set<String> = [
-    // UNIT's loss weights (its configs share the file layout).
-    "recon_kl_w", "recon_kl_cyc_w",
-]
+/// UNIT's loss weights: a MUNIT config may carry them (the configs share one layout) without a warning.
+private let unitOnlyTopLevelKeys: Set<String> = ["recon_kl_w", "recon_kl_cyc_w"]
 
 /// The list-file data keys of NVlabs' `*_list.yaml` configs.
 private let dataListKeys: [String] = ["train", "test"].flatMap { split in
@@ -60,6 +59,7 @@ private let dataListKeys: [String] = ["train", "test"].flatMap { split in
 private struct ConfigReader {
     let file: String
     let purpose: MUNITConfig.Purpose
+    let trainer: TrainerKind
 
     /// The config and the warnings about unknown keys.
     func read(_ root: Node) throws -> (MUNITConfig, [MUNITConfigWarning]) {
@@ -85,8 +85,16 @@ private struct ConfigReader {
         }
         c.ganW = try trainingValue(top, "gan_w", number(minimum: 0), c.ganW)
         c.reconXW = try trainingValue(top, "recon_x_w", number(minimum: 0), c.reconXW)
-        c.reconSW = try trainingValue(top, "recon_s_w", number(minimum: 0), c.reconSW)
-        c.reconCW = try trainingValue(top, "recon_c_w", number(minimum: 0), c.reconCW)
+        c.trainer = trainer
+        switch trainer {
+        case .munit:
+            c.reconSW = try trainingValue(top, "recon_s_w", number(minimum: 0), c.reconSW)
+            c.reconCW = try trainingValue(top, "recon_c_w", number(minimum: 0), c.reconCW)
+            for key in unitOnlyTopLevelKeys { _ = top.accept(key) }
+        case .unit:
+            c.reconKLW = try trainingValue(top, "recon_kl_w", number(minimum: 0), c.reconKLW)
+            c.reconKLCycW = try trainingValue(top, "recon_kl_cyc_w", number(minimum: 0), c.reconKLCycW)
+        }
         c.reconXCycW = try trainingValue(top, "recon_x_cyc_w", number(minimum: 0), c.reconXCycW)
         c.vggW = try trainingValue(top, "vgg_w", number(minimum: 0), c.vggW)
         c.vggModelPath = try top.optional("vgg_model_path", string)
@@ -108,12 +116,13 @@ private struct ConfigReader {
         for key in dataListKeys {
             if let value = try top.optional(key, string) { c.dataLists[key] = value }
         }
-        for key in ignoredTopLevelKeys { _ = top.accept(key) }
 
         let gen = try section(try top.required("gen", node), path: "gen")
         c.gen.dim = try gen.required("dim", int(minimum: 1))
-        c.gen.mlpDim = try gen.required("mlp_dim", int(minimum: 1))
-        c.gen.styleDim = try gen.required("style_dim", int(minimum: 1))
+        if trainer.hasStyle {
+            c.gen.mlpDim = try gen.required("mlp_dim", int(minimum: 1))
+            c.gen.styleDim = try gen.required("style_dim", int(minimum: 1))
+        }
         c.gen.activ = try gen.required("activ", choice(MUNITConfig.Activation.self))
         c.gen.nDownsample = try gen.required("n_downsample", int(minimum: 0))
         c.gen.nRes = try gen.required("n_res", int(minimum: 0))
@@ -135,7 +144,7 @@ private struct ConfigReader {
 
         try checkBounds(c, sections: sections)
         try checkConsistency(c, top: top)
-        return (c, sections.flatMap { $0.unknownKeyWarnings() })
+        return (c, sections.flatMap { $0.unknownKeyWarnings(otherTrainer: otherTrainerKeys) })
     }
 
     /// A key only training reads: required for training, else optional with NVlabs' default.
@@ -156,6 +165,11 @@ private struct ConfigReader {
         let ceiling = MemoryBudget(bytes: MUNITConfigBounds.maximumBytes, origin: "munitc's limit for any machine")
         do { try c.checkTrainingMemory(against: ceiling, geometry: purpose == .training, held: 0) }
         catch let error as MUNITConfigError { throw positioned(error) }
+    }
+
+    /// Keys only the other trainer reads (dotted), for the warning's wording.
+    var otherTrainerKeys: Set<String> {
+        trainer == .unit ? ["recon_s_w", "recon_c_w", "gen.mlp_dim", "gen.style_dim"] : []
     }
 
     /// Rules that tie keys together.
@@ -202,7 +216,7 @@ private struct ConfigReader {
                 // Point into a gen:/dis: section; a missing top-level key has no useful position.
                 let at = path == nil ? nil : mark
                 throw MUNITConfigError(file: reader.file, line: at?.line, column: at?.column, key: dotted(key),
-                                       "missing; MUNIT needs it" + (path.map { " (in the '\($0):' section)" } ?? ""))
+                                       "missing; \(reader.trainer.rawValue) needs it" + (path.map { " (in the '\($0):' section)" } ?? ""))
             }
             return try parse(value, dotted(key))
         }
@@ -216,10 +230,13 @@ private struct ConfigReader {
             return MUNITConfigError(file: reader.file, line: mark?.line, column: mark?.column, key: dotted(key), message)
         }
 
-        func unknownKeyWarnings() -> [MUNITConfigWarning] {
+        /// Keys nobody read; those in `otherTrainer` are named as the other trainer's.
+        func unknownKeyWarnings(otherTrainer: Set<String>) -> [MUNITConfigWarning] {
             entries.filter { !read.contains($0.key) }.map { entry in
-                MUNITConfigWarning(file: reader.file, line: entry.keyNode.mark?.line, column: entry.keyNode.mark?.column,
-                                   key: dotted(entry.key), "unknown key, ignored")
+                let key = dotted(entry.key)
+                let message = otherTrainer.contains(key) ? "only the MUNIT trainer uses it, ignored" : "unknown key, ignored"
+                return MUNITConfigWarning(file: reader.file, line: entry.keyNode.mark?.line, column: entry.keyNode.mark?.column,
+                                          key: key, message)
             }
         }
     }

@@ -11,7 +11,8 @@ public enum MUNITGraphKind: String, CaseIterable, Sendable {
     case disStep = "dis-step"
     /// `genLoss` differentiated, with PyTorch Adam's update of the generator parameters.
     case genStep = "gen-step"
-    /// Content of one domain decoded with a given style by the other domain's decoder (test.py).
+    /// Content of one domain decoded with a given style by the other domain's decoder (test.py); for UNIT,
+    /// the code decoded by the other domain's decoder, no style.
     case translate
 }
 
@@ -25,6 +26,9 @@ public enum MUNITGraphNames {
     /// Training graphs: the image batches [B, input_dim, H, W] in [−1, 1] and the style noise
     /// [B, style_dim, 1, 1] (the dis and gen steps each draw their own).
     public static let xA = "x_a", xB = "x_b", sA = "s_a", sB = "s_b"
+    /// UNIT's encoder noise, shaped like the code [B, dim·2^n, H/2^n, W/2^n]: for `gen_a.encode(x_a)`,
+    /// `gen_b.encode(x_b)` and (gen step only) the re-encodings `gen_a.encode(x_ba)`, `gen_b.encode(x_ab)`.
+    public static let nA = "n_a", nB = "n_b", nBRecon = "n_b_recon", nARecon = "n_a_recon"
     /// Translation: the source images, the style code, the translated images and the content code.
     public static let translateInput = "x", translateStyle = "s"
     public static let translated = "x_translated", translateContent = "c"
@@ -76,7 +80,7 @@ struct GraphSize {
     }
 }
 
-/// Builds one of MUNIT's graphs for `config`, following NVlabs/MUNIT's trainer.
+/// Builds one of the graphs of `config.trainer` (MUNIT or UNIT) for `config`, following NVlabs' trainer.
 ///
 /// Parameters carry the trainer's `state_dict` names (`gen_a.enc_style.model.0.conv.weight`, …); batch norm
 /// running statistics are non-trainable parameters with `next.<name>` outputs. The step graphs add the
@@ -84,15 +88,36 @@ struct GraphSize {
 /// (β1, β2 and weight decay from the config, ε 1e-8). Errors name the layer whose shapes do not work.
 public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options: MUNITGraphOptions = MUNITGraphOptions()) throws -> Graph {
     let size = try GraphSize(config, options)
+    let prefix = config.trainer.graphPrefix
     switch kind {
-    case .disLoss: return try buildDisLossGraph(config, size)
-    case .genLoss: return try buildGenLossGraph(config, size)
+    case .disLoss: return try disLossGraph(config, size)
+    case .genLoss: return try genLossGraph(config, size)
     case .disStep:
-        return try trainingStep(buildDisLossGraph(config, size), config: config, ranks: size.ranks, name: "munit_dis_step")
+        return try trainingStep(disLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_dis_step")
     case .genStep:
-        return try trainingStep(buildGenLossGraph(config, size), config: config, ranks: size.ranks, name: "munit_gen_step",
+        return try trainingStep(genLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_gen_step",
                                 average: config.emaBeta != nil)
-    case .translate: return try buildTranslateGraph(config, size, direction: options.direction)
+    case .translate:
+        switch config.trainer {
+        case .munit: return try buildTranslateGraph(config, size, direction: options.direction)
+        case .unit: return try buildUNITTranslateGraph(config, size, direction: options.direction)
+        }
+    }
+}
+
+/// The trainer's `dis_update` up to the loss.
+func disLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
+    switch config.trainer {
+    case .munit: try buildDisLossGraph(config, size)
+    case .unit: try buildUNITDisLossGraph(config, size)
+    }
+}
+
+/// The trainer's `gen_update` up to the loss.
+func genLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
+    switch config.trainer {
+    case .munit: try buildGenLossGraph(config, size)
+    case .unit: try buildUNITGenLossGraph(config, size)
     }
 }
 

@@ -8,13 +8,17 @@ public enum MUNITSampleNames {
     public static let sA1 = "s_a1", sB1 = "s_b1", sA2 = "s_a2", sB2 = "s_b2"
     public static let xARecon = "x_a_recon", xBRecon = "x_b_recon"
     public static let xAB1 = "x_ab1", xAB2 = "x_ab2", xBA1 = "x_ba1", xBA2 = "x_ba2"
+    /// UNIT's translations (it has no style).
+    public static let xAB = "x_ab", xBA = "x_ba"
     public static let style = "style"
 }
 
-/// NVlabs `MUNIT_Trainer.sample`: each image's own content and style reconstructed, and its content decoded
-/// by the other generator with a fixed style (`s_*1`) and a random one (`s_*2`). Batched: every layer
-/// works per sample, so this equals NVlabs' loop over images.
+/// NVlabs' `trainer.sample` for `config.trainer`. MUNIT: each image's own content and style reconstructed,
+/// and its content decoded by the other generator with a fixed style (`s_*1`) and a random one (`s_*2`).
+/// UNIT: each image's code decoded without noise by its own generator (`x_*_recon`) and by the other one
+/// (`x_ab`, `x_ba`). Batched: every layer works per sample, so this equals NVlabs' loop over images.
 public func buildMUNITSampleGraph(config: MUNITConfig, batchSize: Int, height: Int, width: Int) throws -> Graph {
+    if config.trainer == .unit { return try buildUNITSampleGraph(config: config, batchSize: batchSize, height: height, width: width) }
     let b = GraphBuilder(name: "munit_sample")
     let context = MUNITGraphContext(builder: b)
     let genA = AdaINGenerator(context, network: .genA, inputDim: config.inputDimA, options: config.gen)
@@ -35,7 +39,22 @@ public func buildMUNITSampleGraph(config: MUNITConfig, batchSize: Int, height: I
     return b.graph
 }
 
-/// The style code [B, style_dim, 1, 1] of images by one generator's style encoder.
+func buildUNITSampleGraph(config: MUNITConfig, batchSize: Int, height: Int, width: Int) throws -> Graph {
+    let b = GraphBuilder(name: "unit_sample")
+    let context = MUNITGraphContext(builder: b)
+    let genA = VAEGenerator(context, network: .genA, inputDim: config.inputDimA, options: config.gen)
+    let genB = VAEGenerator(context, network: .genB, inputDim: config.inputDimB, options: config.gen)
+    let xA = b.input(MUNITSampleNames.xA, TensorType(.f32, [batchSize, config.inputDimA, height, width]))
+    let xB = b.input(MUNITSampleNames.xB, TensorType(.f32, [batchSize, config.inputDimB, height, width]))
+    let (hA, hB) = (try genA.encodeCode(xA), try genB.encodeCode(xB))
+    b.output(MUNITSampleNames.xARecon, try genA.decode(hA))
+    b.output(MUNITSampleNames.xBRecon, try genB.decode(hB))
+    b.output(MUNITSampleNames.xBA, try genA.decode(hB))
+    b.output(MUNITSampleNames.xAB, try genB.decode(hA))
+    return b.graph
+}
+
+/// The style code [B, style_dim, 1, 1] of images by one generator's style encoder (MUNIT only).
 public func buildMUNITStyleGraph(config: MUNITConfig, network: MUNITNetwork, batchSize: Int, height: Int, width: Int) throws -> Graph {
     let b = GraphBuilder(name: "munit_style_\(network.rawValue)")
     let inputDim = network == .genA ? config.inputDimA : config.inputDimB

@@ -69,15 +69,20 @@ public struct VGG16 {
         }
     }
 
-    /// The weights for `config`: from its `vgg_model_path`, or from "." (train.py's default output path).
+    /// The weights `config` needs, as training and replay read them: none when `vgg_w` is 0, else from its
+    /// `vgg_model_path` (or ".", train.py's default output path, when unset); errors name `vgg_model_path`
+    /// and the file looked for.
     public static func loadWeights(config: MUNITConfig) throws -> [String: Tensor] {
-        try loadWeights(modelPath: config.vggModelPath ?? ".")
+        guard config.usesPerceptualLoss else { return [:] }
+        return try loadWeights(modelPath: config.vggModelPath ?? ".",
+                               origin: config.vggModelPath == nil ? "vgg_model_path is not set, so '.'" : "vgg_model_path '\(config.vggModelPath!)'")
     }
 
     /// Reads `<modelPath>/models/vgg16.safetensors`, or NVlabs' `models/vgg16.weight` (the PyTorch `Vgg16`
     /// state_dict, read by the restricted PyTorch reader), names `conv1_1.weight`, …, and returns the tensors
-    /// under the graph's names (`vgg.conv1_1.weight`, …), shapes checked.
-    public static func loadWeights(modelPath: String) throws -> [String: Tensor] {
+    /// under the graph's names (`vgg.conv1_1.weight`, …), shapes checked. `origin` says where `modelPath`
+    /// came from, for the message when neither file exists.
+    public static func loadWeights(modelPath: String, origin: String? = nil) throws -> [String: Tensor] {
         let models = URL(fileURLWithPath: modelPath).appendingPathComponent("models")
         let (safetensors, pytorch) = (models.appendingPathComponent("vgg16.safetensors"), models.appendingPathComponent("vgg16.weight"))
         let url: URL, tensors: [String: Tensor]
@@ -86,9 +91,9 @@ public struct VGG16 {
         } else if FileManager.default.fileExists(atPath: pytorch.path) {
             (url, tensors) = (pytorch, try PyTorchFile(contentsOf: pytorch).tensors())
         } else {
-            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights at '\(pytorch.path)' (NVlabs' PyTorch Vgg16 state_dict) "
-                + "or '\(safetensors.path)' (the same names: conv1_1.weight, conv1_1.bias, …); neither exists: put one "
-                + "there, or set vgg_model_path")
+            throw MUNITGraphError("vgg_w > 0 needs VGG16's weights; \(origin ?? "vgg_model_path '\(modelPath)'") gives '\(pytorch.path)' "
+                + "(NVlabs' PyTorch Vgg16 state_dict) or '\(safetensors.path)' (the same names: conv1_1.weight, conv1_1.bias, …); "
+                + "neither exists: put one there, or set vgg_model_path")
         }
         var weights: [String: Tensor] = [:]
         for layer in layers {

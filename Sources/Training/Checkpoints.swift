@@ -5,19 +5,25 @@ import Passes
 
 /// NVlabs' snapshots as safetensors in `DIR/checkpoints`: `gen_%08d.safetensors` and `dis_%08d.safetensors`
 /// (numbered by iterations done) hold both networks' whole `state_dict`, parameters and buffers, as
-/// `a.<name>` / `b.<name>` (strip the prefix and PyTorch's `AdaINGen` / `MsImageDis` load them strictly);
-/// `optimizer.safetensors` holds Adam's moments and the iteration it belongs to; with `ema_beta`,
+/// `a.<name>` / `b.<name>` (strip the prefix and PyTorch's `AdaINGen` or `VAEGen` / `MsImageDis` load them
+/// strictly); `optimizer.safetensors` holds Adam's moments and the iteration it belongs to; with `ema_beta`,
 /// `gen_ema_%08d.safetensors` holds the generators' moving average under the same names as `gen_*` (the
-/// buffers, which are not averaged, as they are). All are written atomically,
-/// the optimizer file last, so it always names a complete snapshot: resuming reads it first.
+/// buffers, which are not averaged, as they are). Every file's metadata names the trainer
+/// (`trainer: MUNIT|UNIT`); reading a file of the other trainer is an error naming both. All are written
+/// atomically, the optimizer file last, so it always names a complete snapshot: resuming reads it first.
 public struct CheckpointStore {
     public let folder: URL
     public let layout: MUNITLayout
+    public let trainer: TrainerKind
 
     public init(folder: URL, config: MUNITConfig) {
         self.folder = folder
         layout = MUNITLayout(config: config)
+        trainer = config.trainer
     }
+
+    /// The metadata key naming the trainer that wrote a file.
+    public static let trainerKey = "trainer"
 
     public static let optimizerFile = "optimizer.safetensors"
     public static func generatorFile(_ iteration: Int) -> String { String(format: "gen_%08d.safetensors", iteration) }
@@ -76,7 +82,7 @@ public struct CheckpointStore {
     }
 
     private func write(to url: URL, types: [String: TensorType], bytes: (String) throws -> Data) throws {
-        do { try SafetensorsFile.write(to: url, types: types, bytes: bytes) } catch {
+        do { try SafetensorsFile.write(to: url, types: types, metadata: [CheckpointStore.trainerKey: trainer.rawValue], bytes: bytes) } catch {
             throw TrainingError("\(url.path): cannot write the checkpoint (\(error))")
         }
     }
@@ -187,15 +193,24 @@ public struct CheckpointStore {
         return state
     }
 
-    /// A safetensors file, or a PyTorch one (`torch.save` of nested state dicts, keys joined with ".").
+    /// A safetensors file, after checking that this store's trainer wrote it (files without the metadata come
+    /// from munitc before UNIT, which trained only MUNIT), or a PyTorch one (`torch.save` of nested state
+    /// dicts, keys joined with "."; NVlabs' MUNIT snapshots).
     func read(_ url: URL) throws -> [String: Tensor] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw TrainingError("\(url.path): the checkpoint file is missing") }
         if PyTorchFile.looksLikePyTorch(url) {
             do { return try PyTorchFile(contentsOf: url).tensors() } catch { throw TrainingError("\(error)") }
         }
-        do { return try SafetensorsFile.read(contentsOf: url).tensors } catch {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile.read(contentsOf: url) } catch {
             throw TrainingError("\(url.path): cannot read the checkpoint (\(error))")
         }
+        let writer = file.metadata[CheckpointStore.trainerKey] ?? TrainerKind.munit.rawValue
+        guard writer == trainer.rawValue else {
+            throw TrainingError("\(url.path): the checkpoint was made by the \(writer) trainer, but this run uses the "
+                + "\(trainer.rawValue) trainer; give --trainer \(writer), or use a checkpoint of a \(trainer.rawValue) run")
+        }
+        return file.tensors
     }
 
     /// The tensors of a snapshot file under trainer names: a `gen_…` file's `a.x` is `gen_a.x`, a `dis_…`

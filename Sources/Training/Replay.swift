@@ -15,10 +15,10 @@ public struct ReplayResult {
     public var passed: Bool { checks.allSatisfy(\.passed) }
 }
 
-/// Replays recorded PyTorch training iterations (`shared/reference/README.md`): iteration k starts from the
-/// recording's parameters before k (teacher forcing), keeps its own Adam state and step counter, feeds the
-/// recorded batches and style noise, runs the dis step then the gen step, and compares every loss,
-/// gradient, activation and update with the recording.
+/// Replays recorded PyTorch training iterations (`shared/reference/README.md`), MUNIT's or UNIT's: iteration
+/// k starts from the recording's parameters before k (teacher forcing), keeps its own Adam state and step
+/// counter, feeds the recorded batches and noise (`iter<k>.<step>.<input>`), runs the dis step then the gen
+/// step, and compares every loss, gradient, activation and update with the recording.
 public struct Replay {
     public var disStep: Graph
     public var genStep: Graph
@@ -26,6 +26,8 @@ public struct Replay {
     public var learningRate: (Int) -> Double
     public var makeRunner: (Graph) throws -> any StepRunner
     public var rules = ParityRules()
+    /// Arguments that are not in the recording and never change: VGG16's weights (`VGG16.loadWeights`).
+    public var fixedArguments: [String: Tensor] = [:]
     /// Called after each step with a line a person can watch.
     public var progress: (String) -> Void = { _ in }
 
@@ -75,7 +77,7 @@ public struct Replay {
                 var state = current.merging(optimizerState) { a, _ in a }
                 let outputs = try runTrainingStep(runner, graph, state: &state, learningRate: lr, step: k) { name, type in
                     if name.hasPrefix("optimizer.") { return Tensor.zeros(type) }
-                    guard let t = reference["iter\(k).\(name)"] ?? reference["iter\(k).\(noise).\(name)"] else {
+                    guard let t = fixedArguments[name] ?? reference["iter\(k).\(name)"] ?? reference["iter\(k).\(noise).\(name)"] else {
                         throw ReplayError("no value for the \(step) step's argument '\(name)' (looked for 'param.\(name)', 'iter\(k).\(name)', 'iter\(k).\(noise).\(name)')")
                     }
                     guard t.shape == type.shape else {

@@ -62,12 +62,12 @@ final class ResidentSteps {
     /// every other argument that is not state (batches, style noise); copies `next.X` over X; returns the
     /// losses (`loss.` outputs, without the prefix).
     func run(_ step: Executable, learningRate: Double, step stepNumber: Int, emaDecay: Double,
-             input: (String) throws -> Tensor) throws -> [String: Double] {
+             input: (String, TensorType) throws -> Tensor) throws -> [String: Double] {
         let held = Set(names)
         for argument in step.graph.arguments where !held.contains(argument.name) {
             let type = step.graph.type(of: argument.value)
             try step.setArgument(argument.name, try scheduledArgument(argument.name, type, learningRate: learningRate, step: stepNumber, emaDecay: emaDecay)
-                                 ?? input(argument.name))
+                                 ?? input(argument.name, type))
         }
         try step.execute()
         var losses: [String: Double] = [:]

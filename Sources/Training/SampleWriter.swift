@@ -6,9 +6,10 @@ import MUNITGraphs
 import Passes
 
 /// NVlabs' `write_2images` for the train and test display images: `gen_a2b_<tag>.png` (x_a, its
-/// reconstruction, translations with a fixed and a random style) and `gen_b2a_<tag>.png`, tagged
-/// `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then `index.html` lists them. With
-/// `ema_beta` the test grids come from the generators' moving average (`ema.*`), as the page says.
+/// reconstruction, then MUNIT's translations with a fixed and a random style, or UNIT's one translation)
+/// and `gen_b2a_<tag>.png`, tagged `train_%08d` / `test_%08d`, or `train_current` / `test_current`; then
+/// `index.html` lists them. With `ema_beta` the test grids come from the generators' moving average
+/// (`ema.*`), as the page says.
 final class SampleWriter {
     let config: MUNITConfig
     let output: TrainingOutput
@@ -61,14 +62,18 @@ final class SampleWriter {
     func write(state: [String: Tensor]?, iteration: Int, current: Bool) throws -> [(tag: String, png: Data)] {
         var grids: [(tag: String, png: Data)] = []
         for (tag, a, b) in display where !current || tag == "train" {
-            var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b,
-                                            MUNITSampleNames.sA1: fixedA, MUNITSampleNames.sB1: fixedB]
-            inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
-            inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
+            var inputs: [String: Tensor] = [MUNITSampleNames.xA: a, MUNITSampleNames.xB: b]
+            if config.trainer.hasStyle {
+                inputs[MUNITSampleNames.sA1] = fixedA
+                inputs[MUNITSampleNames.sB1] = fixedB
+                inputs[MUNITSampleNames.sA2] = SampleWriter.styles(seed: seed, purpose: 3, iteration: iteration, count: count, dim: config.gen.styleDim)
+                inputs[MUNITSampleNames.sB2] = SampleWriter.styles(seed: seed, purpose: 4, iteration: iteration, count: count, dim: config.gen.styleDim)
+            }
             let out = try run(inputs, state: state, averaged: tag == "test")
             let name = current ? "\(tag)_current" : String(format: "%@_%08d", tag, iteration)
-            let a2b = [a, out[MUNITSampleNames.xARecon]!, out[MUNITSampleNames.xAB1]!, out[MUNITSampleNames.xAB2]!].map(DomainTensors.rgb)
-            let b2a = [b, out[MUNITSampleNames.xBRecon]!, out[MUNITSampleNames.xBA1]!, out[MUNITSampleNames.xBA2]!].map(DomainTensors.rgb)
+            let rows = SampleWriter.rows(config.trainer)
+            let a2b = try ([a] + rows.a2b.map { try output(out, $0) }).map(DomainTensors.rgb)
+            let b2a = try ([b] + rows.b2a.map { try output(out, $0) }).map(DomainTensors.rgb)
             for (direction, images) in [("a2b", a2b), ("b2a", b2a)] {
                 let url = output.images.appendingPathComponent("gen_\(direction)_\(name).png")
                 do { grids.append(("gen_\(direction)_\(tag)", try ImageGrid.writeImages(images, displayCount: count, to: url))) } catch {
@@ -78,6 +83,20 @@ final class SampleWriter {
         }
         try writeIndex()
         return grids
+    }
+
+    /// The sample graph's outputs under each input row of a grid, as the trainer's `sample` orders them.
+    static func rows(_ trainer: TrainerKind) -> (a2b: [String], b2a: [String]) {
+        switch trainer {
+        case .munit: ([MUNITSampleNames.xARecon, MUNITSampleNames.xAB1, MUNITSampleNames.xAB2],
+                      [MUNITSampleNames.xBRecon, MUNITSampleNames.xBA1, MUNITSampleNames.xBA2])
+        case .unit: ([MUNITSampleNames.xARecon, MUNITSampleNames.xAB], [MUNITSampleNames.xBRecon, MUNITSampleNames.xBA])
+        }
+    }
+
+    private func output(_ outputs: [String: Tensor], _ name: String) throws -> Tensor {
+        guard let t = outputs[name] else { throw TrainingError("internal: the sample graph has no output '\(name)'") }
+        return t
     }
 
     /// The sample graph's outputs for these inputs, with the parameters from `state`, or already bound;
@@ -100,6 +119,8 @@ final class SampleWriter {
     /// `images/index.html`: the loss charts (from `log.jsonl`) beside the grids, newest first, each with
     /// what its rows show. Rewritten after every grid and every log line.
     func writeIndex() throws {
+        let translationRows = config.trainer.hasStyle ? "row 3 translations with fixed styles, row 4 with random styles."
+                                                      : "row 3 their translations."
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: output.images.path)) ?? [])
             .filter { $0.hasSuffix(".png") }.sorted { a, b in
                 let (ca, cb) = (a.contains("current"), b.contains("current"))
@@ -110,8 +131,8 @@ final class SampleWriter {
             <style>body{font-family:sans-serif;background:#222;color:#ddd;margin:12px} img{image-rendering:pixelated;max-width:100%;border:1px solid #555}
             .page{display:flex;gap:16px;align-items:flex-start} .losses{flex:0 0 620px} .charts{display:flex;flex-wrap:wrap;gap:8px}
             .grids{flex:1;min-width:0} h3{margin:8px 0 4px;font-size:14px}</style>
-            </head><body><h1>munitc training samples</h1>
-            <p>Each grid: row 1 the input images, row 2 their reconstructions, row 3 translations with fixed styles, row 4 with random styles.
+            </head><body><h1>munitc \(config.trainer.rawValue) training samples</h1>
+            <p>Each grid: row 1 the input images, row 2 their reconstructions, \(translationRows)
             a2b grids translate domain A to B, b2a the other way; train and test display images.</p>
             <div class="page"><div class="losses"><h2>Losses</h2>
             \(LossCharts.html(log: output.log))</div><div class="grids"><h2>Samples</h2>

@@ -11,8 +11,8 @@ public enum ShapesDataset {
 
     /// The config `munitc train` uses without `--config`: the built-in one (`MUNITConfig.defaultYAML`, small
     /// networks, 64×64 crops) with its data under `root`.
-    public static func config(dataRoot: String) -> String {
-        MUNITConfig.defaultYAML.split(separator: "\n", omittingEmptySubsequences: false)
+    public static func config(dataRoot: String, trainer: TrainerKind = .munit) -> String {
+        MUNITConfig.defaultYAML(for: trainer).split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces).hasPrefix("data_root:") ? "data_root: \(dataRoot)" : String($0) }
             .joined(separator: "\n")
     }

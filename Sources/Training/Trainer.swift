@@ -142,25 +142,29 @@ public final class Trainer {
         }
     }
 
-    /// Standard-normal style codes [b, style_dim, 1, 1] for `purpose` at iteration `k`: this rank's rows of
-    /// the whole batch's draw, so every rank count sees the same noise.
-    func noise(_ purpose: UInt64, _ k: Int) -> Tensor {
+    /// Standard-normal noise of `type` (MUNIT's style codes, UNIT's encoder noise: this rank's share of the
+    /// batch) for `purpose` at iteration `k`: this rank's rows of the whole batch's draw, so every number of
+    /// ranks sees the same noise.
+    func noise(_ purpose: UInt64, _ k: Int, _ type: TensorType) -> Tensor {
         var rng = SplitMix64(seed: BatchSchedule.mix(seed, 4, purpose, UInt64(k)))
-        let all = DomainTensors.styles(count: config.batchSize, dim: config.gen.styleDim, using: &rng)
-        let rows = data.share, width = config.gen.styleDim
-        return Tensor(TensorType(all.dtype, [rows.count, width, 1, 1]), scalars: Array(all.scalars[rows.lowerBound * width..<rows.upperBound * width]))
+        let perSample = type.elementCount / max(type.shape.first ?? 1, 1)
+        let all = (0..<config.batchSize * perSample).map { _ in rng.nextNormal() }
+        let rows = data.share
+        return Tensor(type, scalars: Array(all[rows.lowerBound * perSample..<rows.upperBound * perSample]))
     }
 
-    /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses.
+    /// Runs one step graph on the state and the batch; feeds `next.*` back; returns the losses. The trainer's
+    /// i-th noise input is drawn for purpose `noisePurpose + i`.
     func run(_ step: any StepRunner, _ graph: Graph, batch: TrainingBatch, noisePurpose: UInt64) throws -> [String: Double] {
         let k = batch.iteration
-        let input = { (name: String) throws -> Tensor in
+        let noiseInputs = config.trainer.noiseInputs
+        let input = { (name: String, type: TensorType) throws -> Tensor in
             switch name {
             case MUNITGraphNames.xA: return batch.a
             case MUNITGraphNames.xB: return batch.b
-            case MUNITGraphNames.sA: return self.noise(noisePurpose, k)
-            case MUNITGraphNames.sB: return self.noise(noisePurpose + 1, k)
-            default: throw TrainingError("internal: no value for '\(name)'")
+            default:
+                guard let index = noiseInputs.firstIndex(of: name) else { throw TrainingError("internal: no value for '\(name)'") }
+                return self.noise(noisePurpose + UInt64(index), k, type)
             }
         }
         if let resident, let executable = step as? Executable {
@@ -168,9 +172,7 @@ public final class Trainer {
                                     emaDecay: config.emaDecay(iteration: k), input: input)
         }
         let outputs = try runTrainingStep(step, graph, state: &hostState, learningRate: config.learningRate(iteration: k), step: k + 1,
-                                          emaDecay: config.emaDecay(iteration: k)) { name, _ in
-            try input(name)
-        }
+                                          emaDecay: config.emaDecay(iteration: k), input: input)
         var losses: [String: Double] = [:]
         for (name, t) in outputs where name.hasPrefix("loss.") { losses[String(name.dropFirst(5))] = t.scalars[0] }
         return losses

@@ -6,7 +6,7 @@ import MUNITGraphs
 import Passes
 import Training
 
-/// `munitc bench [FILE.graph] [--config C.yaml] [--size N] [--iters N] [--threads N] [--no-fuse|--compare-unfused] [--json]`
+/// `munitc bench [FILE.graph] [--config C.yaml] [--trainer MUNIT|UNIT] [--size N] [--iters N] [--threads N] [--no-fuse|--compare-unfused] [--json]`
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time compiled MUNIT training iterations (or any graph) and show where the time goes.",
@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
 
     @Argument(help: "A .graph file to time instead of MUNIT.") var file: String?
     @Option(help: "An NVlabs MUNIT config (default: the built-in edges2handbags-like config).") var config: String?
+    @OptionGroup var trainer: TrainerOption
     @Option(help: "Override the crop: height = width = N.") var size: Int?
     @Option(help: "Override the batch size.") var batch: Int?
     @Option(help: "Timed iterations after the warm-up.") var iters = 5
@@ -37,6 +38,7 @@ struct Bench: ParsableCommand {
         if iters < 1 { throw ValidationError("--iters must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if file != nil && config != nil { throw ValidationError("give a .graph file or --config, not both") }
+        if file != nil && trainer.trainer != .munit { throw ValidationError("--trainer chooses the training steps of a config, not of a .graph file") }
         if noFuse && compareUnfused { throw ValidationError("--no-fuse and --compare-unfused exclude each other") }
         try validateFusionPasses(disablePass)
         try validateTargetCPU(targetCPU)
@@ -81,7 +83,8 @@ struct Bench: ParsableCommand {
     }
 
     func configWorkload() throws -> BenchWorkload {
-        var settings = try config.map { try MUNITConfig.load(contentsOf: URL(fileURLWithPath: $0)) } ?? MUNITConfig.builtIn()
+        let kind = trainer.trainer
+        var settings = try config.map { try MUNITConfig.load(contentsOf: URL(fileURLWithPath: $0), trainer: kind) } ?? MUNITConfig.builtIn(kind)
         if let size { (settings.cropImageHeight, settings.cropImageWidth) = (size, size) }
         if let batch { settings.batchSize = batch }
         let ranks = Collectives.current.size
@@ -90,18 +93,18 @@ struct Bench: ParsableCommand {
         let graphStart = Date()
         let graphs = [try buildMUNITGraph(.disStep, config: settings, options: shape),
                       try buildMUNITGraph(.genStep, config: settings, options: shape)]
-        // Parameters from NVlabs' initialisation, images uniform in [−1, 1], styles normal, Adam state zero.
+        // Parameters from NVlabs' initialisation, images uniform in [−1, 1], noise normal, Adam state zero.
         let parameters = ParameterCache { initialMUNITParameters(config: settings, seed: 0) }
         let crop = "\(settings.batchSize)×3×\(settings.cropImageHeight)×\(settings.cropImageWidth)" + (ranks > 1 ? " over \(ranks) ranks" : "")
         var workload = BenchWorkload(
-            title: "MUNIT training iteration, \(config ?? "built-in config"), batch×crop \(crop), gen dim \(settings.gen.dim)",
+            title: "\(kind.rawValue) training iteration, \(config ?? "built-in config"), batch×crop \(crop), gen dim \(settings.gen.dim)",
             graphs: graphs
         ) { argument, type, rng in
             if let t = parameters.tensors[argument] { return t }
             if argument == OptimizerNames.learningRate { return Tensor(type, repeating: settings.lr) }
             if argument == OptimizerNames.step { return Tensor(type, repeating: 1) }
             if argument.hasPrefix("optimizer.") { return Tensor.zeros(type) }
-            if argument.hasPrefix("s_") { return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() }) }
+            if kind.noiseInputs.contains(argument) { return Tensor(type, scalars: (0..<type.elementCount).map { _ in rng.nextNormal() }) }
             return Tensor.random(type, in: -1...1, using: &rng)
         }
         workload.graphSeconds = Date().timeIntervalSince(graphStart)

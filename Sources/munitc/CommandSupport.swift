@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GraphIR
+import MUNITGraphs
 
 /// A failure the user can act on: printed as given to standard error, then exit status 1.
 struct UserError: DescribedError {
@@ -45,4 +46,12 @@ func emit(_ text: String, to path: String?) throws {
     do { try writeFileAtomically(Data(text.utf8), to: URL(fileURLWithPath: path)) } catch {
         throw UserError("cannot write '\(path)': \(error)")
     }
+}
+
+extension TrainerKind: ExpressibleByArgument {}
+
+/// `--trainer MUNIT|UNIT`, for every command that reads a config (train.py's and test.py's option).
+struct TrainerOption: ParsableArguments {
+    @Option(help: "NVlabs' trainer the config is for: MUNIT (AdaINGen, style codes) or UNIT (VAEGen, no style).")
+    var trainer: TrainerKind = .munit
 }

@@ -3,10 +3,10 @@ import Foundation
 import GraphIR
 import MUNITGraphs
 
-/// `munitc export --config C.yaml --graph dis-loss|gen-loss|dis-step|gen-step|translate [-o FILE]`
+/// `munitc export --config C.yaml [--trainer MUNIT|UNIT] --graph dis-loss|gen-loss|dis-step|gen-step|translate [-o FILE]`
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build one of MUNIT's graphs from an NVlabs YAML config and print its text.",
+        abstract: "Build one of MUNIT's (or UNIT's) graphs from an NVlabs YAML config and print its text.",
         discussion: """
             dis-loss and gen-loss are NVlabs' dis_update and gen_update up to the loss (with every loss \
             component and, for gen-loss, the intermediates as outputs); dis-step and gen-step add the gradient \
@@ -17,6 +17,7 @@ struct Export: ParsableCommand {
             """)
 
     @Option(help: "The NVlabs-style YAML config.") var config: String
+    @OptionGroup var trainer: TrainerOption
     @Option(help: "Which graph: \(MUNITGraphKind.allCases.map(\.rawValue).joined(separator: ", ")).",
             transform: { text in
                 guard let kind = MUNITGraphKind(rawValue: text) else {
@@ -50,7 +51,7 @@ struct Export: ParsableCommand {
     func run() throws {
         try reportingErrors(file: config) {
             let settings: MUNITConfig
-            do { settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config)) } catch let error as MUNITConfigError {
+            do { settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config), trainer: trainer.trainer) } catch let error as MUNITConfigError {
                 // Compiler-style `C.yaml:LINE:COL: error: key '…': …`.
                 FileHandle.standardError.write(Data((error.formatted + "\n").utf8))
                 throw ExitCode.failure
@@ -60,6 +61,9 @@ struct Export: ParsableCommand {
             }
             let options = MUNITGraphOptions(direction: direction, batchSize: batch, height: height, width: width, ranks: ranks)
             let built = try buildMUNITGraph(graph, config: settings, options: options)
+            // Gen graphs take VGG16's weights from vgg_model_path, as training does: refuse an export no
+            // run could feed.
+            if graph == .genLoss || graph == .genStep { _ = try VGG16.loadWeights(config: settings) }
             try emit(printGraph(built), to: output)
         }
     }

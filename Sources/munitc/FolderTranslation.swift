@@ -10,8 +10,8 @@ struct FolderTranslation {
     let input: URL
     let output: URL
 
-    /// `styles` gives the codes for the next image.
-    func run(styles: () -> [Tensor]) throws {
+    /// `styles` gives the codes for the next image (nil: the trainer has no style, one output).
+    func run(styles: () -> [Tensor?]) throws {
         let files: [URL]
         do { files = try ImageList.folder(input, name: "--input", channels: translator.sourceChannels).files } catch { throw UserError("\(error)") }
         let interactive = isatty(2) != 0

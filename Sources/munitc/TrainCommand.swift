@@ -4,23 +4,25 @@ import GraphIR
 import MUNITGraphs
 import Training
 
-/// `munitc train [--config C.yaml] [-o|--output DIR] [--resume] [--max-iter N] [--threads N] [--seed S]`
+/// `munitc train [--config C.yaml] [--trainer MUNIT|UNIT] [-o|--output DIR] [--resume] [--max-iter N] [--threads N] [--seed S]`
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train MUNIT (NVlabs' train.py): the embedded shapes data set by default, or an NVlabs config.",
+        abstract: "Train MUNIT or UNIT (NVlabs' train.py): the embedded shapes data set by default, or an NVlabs config.",
         discussion: """
             Each iteration: the learning-rate schedule, the discriminator step, the generator step. Writes \
             DIR/config.yaml, DIR/log.jsonl (losses every log_iter), DIR/images/ (sample grids every \
             image_save_iter, 'current' ones every image_display_iter, and index.html), and \
             DIR/checkpoints/ (gen_%08d / dis_%08d / optimizer .safetensors every snapshot_save_iter). \
             A finished run always leaves a grid and a checkpoint of its last iteration. --resume continues from \
-            the newest checkpoint exactly as if never stopped (or from NVlabs' gen_/dis_%08d.pt and optimizer.pt). \
+            the newest checkpoint exactly as if never stopped (or from NVlabs' gen_/dis_%08d.pt and optimizer.pt); \
+            checkpoints record the trainer, and resuming one of the other trainer is an error. \
             DIR/logs/ holds TensorBoard event files (losses, lr, grids); index.html charts the losses. \
             With ema_beta in the config, gen_ema_%08d.safetensors holds the generators' moving average. Without --config, munitc draws a data set of \
-            line drawings of shapes (A) and filled, shaded shapes (B) into DIR/data and trains a small MUNIT.
+            line drawings of shapes (A) and filled, shaded shapes (B) into DIR/data and trains a small MUNIT (or UNIT).
             """)
 
     @Option(help: "An NVlabs MUNIT config (default: the embedded shapes set-up).") var config: String?
+    @OptionGroup var trainer: TrainerOption
     @Option(name: [.short, .long], help: "The output folder (default: outputs/<config name>).") var output: String?
     @Flag(help: "Continue from the newest checkpoint in the output folder.") var resume = false
     @Option(help: "Stop after this many iterations (overrides max_iter).") var maxIter: Int?
@@ -74,7 +76,7 @@ struct Train: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: config) else {
                 throw UserError("\(config): cannot read the config file")
             }
-            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config))
+            let settings = try MUNITConfig.load(contentsOf: URL(fileURLWithPath: config), trainer: trainer.trainer)
             for warning in settings.warnings { FileHandle.standardError.write(Data((warning.formatted + "\n").utf8)) }
             return (settings, data)
         }
@@ -83,7 +85,7 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("drawing the shapes data set into \(dataRoot.path)\n".utf8))
             try ShapesDataset.generate(at: dataRoot)
         }
-        let text = ShapesDataset.config(dataRoot: dataRoot.standardizedFileURL.path)
-        return (try MUNITConfig.parse(yaml: text, file: "<embedded config>"), Data(text.utf8))
+        let text = ShapesDataset.config(dataRoot: dataRoot.standardizedFileURL.path, trainer: trainer.trainer)
+        return (try MUNITConfig.parse(yaml: text, file: "<embedded config>", trainer: trainer.trainer), Data(text.utf8))
     }
 }

@@ -58,8 +58,8 @@ final class Translator {
         }
     }
 
-    /// The input decoded with style `s` by the target domain's generator.
-    func translate(_ image: Tensor, style s: Tensor) throws -> Tensor {
+    /// The input decoded with style `s` by the target domain's generator (UNIT, which has none: `s` nil).
+    func translate(_ image: Tensor, style s: Tensor?) throws -> Tensor {
         let size = [image.shape[2], image.shape[3]]
         if runners[size] == nil {
             let graph = try buildMUNITGraph(.translate, config: settings,
@@ -67,7 +67,9 @@ final class Translator {
             runners[size] = (graph, try execution.makeRunner(graph))
         }
         let (graph, runner) = runners[size]!
-        return try run(graph, runner, [MUNITGraphNames.translateInput: image, MUNITGraphNames.translateStyle: s])[MUNITGraphNames.translated]!
+        var inputs = [MUNITGraphNames.translateInput: image]
+        inputs[MUNITGraphNames.translateStyle] = s
+        return try run(graph, runner, inputs)[MUNITGraphNames.translated]!
     }
 
     private func run(_ graph: Graph, _ runner: any StepRunner, _ given: [String: Tensor]) throws -> [String: Tensor] {

@@ -4,11 +4,12 @@ import Passes
 import Testing
 @testable import LLVMBackend
 
-/// Whole MUNIT training steps compiled and run against the interpreter, over configuration variants that
-/// reach every activation, padding, discriminator norm and GAN type: "compiles for any valid config".
+/// Whole MUNIT (and UNIT) training steps compiled and run against the interpreter, over configuration
+/// variants that reach every activation, padding, discriminator norm and GAN type: "compiles for any valid
+/// config".
 @Suite struct MUNITStepTests {
-    static func config(_ change: (inout MUNITConfig) -> Void) -> MUNITConfig {
-        var c = MUNITConfig.builtIn()
+    static func config(_ trainer: TrainerKind = .munit, _ change: (inout MUNITConfig) -> Void) -> MUNITConfig {
+        var c = MUNITConfig.builtIn(trainer)
         (c.gen.dim, c.gen.mlpDim, c.gen.styleDim, c.gen.nRes, c.dis.dim) = (4, 8, 3, 1, 4)
         (c.cropImageHeight, c.cropImageWidth, c.batchSize) = (16, 20, 2)
         change(&c)
@@ -20,6 +21,10 @@ import Testing
         config { c in (c.gen.activ, c.gen.padType, c.gen.nDownsample, c.dis.norm, c.dis.activ, c.dis.numScales) = (.selu, .zero, 1, .layer, .tanh, 1) },
         config { c in (c.gen.activ, c.dis.norm, c.dis.activ, c.dis.padType, c.batchSize) = (.lrelu, .batch, .prelu, .replicate, 3) },
         config { c in (c.gen.activ, c.dis.activ, c.dis.nLayer, c.gen.nRes) = (.tanh, .selu, 2, 0) },
+        // UNIT: its VAEGen, KL terms and encoder noise with the same shared parts; one without the cycle loss.
+        config(.unit) { c in (c.gen.activ, c.gen.padType, c.dis.norm, c.dis.ganType) = (.prelu, .replicate, .instance, .nsgan) },
+        config(.unit) { c in (c.gen.activ, c.gen.padType, c.gen.nDownsample, c.dis.norm, c.dis.activ, c.dis.numScales, c.reconXCycW) = (.selu, .zero, 1, .layer, .tanh, 1, 0) },
+        config(.unit) { c in (c.gen.activ, c.dis.norm, c.dis.activ, c.dis.padType, c.batchSize) = (.lrelu, .batch, .prelu, .replicate, 3) },
     ]
 
     @Test(arguments: 0..<variants.count, [MUNITGraphKind.disStep, .genStep])

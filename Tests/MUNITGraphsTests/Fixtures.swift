@@ -61,10 +61,22 @@ enum Fixtures {
 
         """
 
-    /// The tiny YAML with `key: value` lines replaced (matched by the key at any indentation) or, for keys
-    /// not present, appended at the top level.
-    static func tinyYAML(replacing replacements: [String: String?]) -> String {
-        var lines = tinyYAML.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    /// shared/reference/unit_tiny/config.yaml (NVlabs' UNIT_Trainer): the tiny MUNIT config with UNIT's loss
+    /// weights instead of MUNIT's own keys, so tests run without the shared folder.
+    static let unitTinyYAML = tinyYAML(replacing: [
+        "recon_s_w": nil, "recon_c_w": nil, "gen.mlp_dim": nil, "gen.style_dim": nil,
+        "recon_x_cyc_w": "10", "recon_kl_w": "0.01", "recon_kl_cyc_w": "0.01",
+    ])
+
+    /// A variant of the UNIT tiny config, parsed for the UNIT trainer.
+    static func unitTinyConfig(_ replacements: [String: String?] = [:]) throws -> MUNITConfig {
+        try MUNITConfig.parse(yaml: tinyYAML(replacing: replacements, in: unitTinyYAML), file: "unit.yaml", trainer: .unit)
+    }
+
+    /// The tiny YAML (or `base`) with `key: value` lines replaced (matched by the key at any indentation)
+    /// or, for keys not present, appended at the top level.
+    static func tinyYAML(replacing replacements: [String: String?], in base: String = tinyYAML) -> String {
+        var lines = base.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var pending = replacements
         for (i, line) in lines.enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)

@@ -22,6 +22,13 @@ public enum SharedFolder {
     public static var tinyReference: URL? { file("reference/tiny/reference.safetensors") }
     /// The tiny config those iterations ran with.
     public static var tinyConfig: URL? { file("reference/tiny/config.yaml") }
+    /// NVlabs' `UNIT_Trainer`'s recorded iterations of its tiny config.
+    public static var unitTinyReference: URL? { file("reference/unit_tiny/reference.safetensors") }
+    /// The UNIT tiny config.
+    public static var unitTinyConfig: URL? { file("reference/unit_tiny/config.yaml") }
+    /// The tiny MUNIT recording with the perceptual loss on (`config.yaml`, `reference.safetensors` and the
+    /// stand-in VGG16 weights in `models/`); its config's `vgg_model_path` is `.`, this folder.
+    public static var tinyVGGFolder: URL? { file("reference/tiny_vgg/reference.safetensors")?.deletingLastPathComponent() }
     /// NVlabs' demo photos (edges2handbags), with list files.
     public static var demoPhotos: URL? { file("data/demo_edges2handbags") }
 }

@@ -14,8 +14,9 @@ import Testing
         return url
     }
 
-    /// A tiny NVlabs config over `dataRoot`, with every interval 2; `overrides` replace top-level keys.
-    static func config(dataRoot: URL, overrides: [String: String] = [:]) throws -> MUNITConfig {
+    /// A tiny NVlabs config over `dataRoot` for `trainer`, with every interval 2; `overrides` replace
+    /// top-level keys.
+    static func config(dataRoot: URL, overrides: [String: String] = [:], trainer: TrainerKind = .munit) throws -> MUNITConfig {
         var keys: [String: String] = [
             "image_save_iter": "2", "image_display_iter": "2", "display_size": "2", "snapshot_save_iter": "2", "log_iter": "2",
             "max_iter": "3", "batch_size": "1", "weight_decay": "0.0001", "beta1": "0.5", "beta2": "0.999", "init": "kaiming",
@@ -25,9 +26,14 @@ import Testing
             "gen": "{dim: 2, mlp_dim: 4, style_dim: 2, activ: relu, n_downsample: 1, n_res: 1, pad_type: reflect}",
             "dis": "{dim: 2, norm: none, activ: lrelu, n_layer: 2, gan_type: lsgan, num_scales: 1, pad_type: reflect}",
         ]
+        if trainer == .unit {
+            (keys["recon_s_w"], keys["recon_c_w"]) = (nil, nil)
+            keys.merge(["recon_kl_w": "0.01", "recon_kl_cyc_w": "0.01", "recon_x_cyc_w": "1",
+                        "gen": "{dim: 2, activ: relu, n_downsample: 1, n_res: 1, pad_type: reflect}"]) { _, new in new }
+        }
         keys.merge(overrides) { _, new in new }
         return try MUNITConfig.parse(yaml: keys.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"),
-                                     file: "tiny.yaml")
+                                     file: "tiny.yaml", trainer: trainer)
     }
 
     static let data: URL = {
@@ -37,9 +43,9 @@ import Testing
     }()
 
     static func train(_ output: URL, maxIterations: Int, resume: Bool = false, seed: UInt64 = 0,
-                      overrides: [String: String] = [:],
+                      overrides: [String: String] = [:], trainer kind: TrainerKind = .munit,
                       makeRunner: (Graph) throws -> any StepRunner = { InterpreterRunner(graph: $0) }) throws -> Trainer {
-        let trainer = try Trainer(config: config(dataRoot: data, overrides: overrides), output: TrainingOutput(folder: output), seed: seed,
+        let trainer = try Trainer(config: config(dataRoot: data, overrides: overrides, trainer: kind), output: TrainingOutput(folder: output), seed: seed,
                                   maxIterations: maxIterations, resume: resume, makeRunner: makeRunner)
         try trainer.train()
         return trainer
@@ -261,7 +267,9 @@ extension TrainerTests {
     /// Compiled steps keep the state in their shared buffers (`ResidentSteps`); the same compiled steps
     /// driven through the generic tensor path must give the very same bits: checkpoints, grids, losses,
     /// also across a resume.
-    @Test func compiledStepsHoldingTheStateMatchTheTensorPathBitForBit() throws {
+    /// For UNIT too: its noise inputs drawn and bound the same way on both paths.
+    @Test(arguments: TrainerKind.allCases)
+    func compiledStepsHoldingTheStateMatchTheTensorPathBitForBit(trainer: TrainerKind) throws {
         /// Hides that a runner is an `Executable`, so the trainer takes the generic path.
         struct Opaque: StepRunner {
             let executable: Executable
@@ -269,9 +277,9 @@ extension TrainerTests {
         }
         let resident = Self.folder("resident"), opaque = Self.folder("opaque")
         defer { for url in [resident, opaque] { try? FileManager.default.removeItem(at: url) } }
-        _ = try Self.train(resident, maxIterations: 2, makeRunner: { try Executable(graph: $0) })
-        let resumed = try Self.train(resident, maxIterations: 3, resume: true, makeRunner: { try Executable(graph: $0) })
-        let direct = try Self.train(opaque, maxIterations: 3, makeRunner: { Opaque(executable: try Executable(graph: $0)) })
+        _ = try Self.train(resident, maxIterations: 2, trainer: trainer, makeRunner: { try Executable(graph: $0) })
+        let resumed = try Self.train(resident, maxIterations: 3, resume: true, trainer: trainer, makeRunner: { try Executable(graph: $0) })
+        let direct = try Self.train(opaque, maxIterations: 3, trainer: trainer, makeRunner: { Opaque(executable: try Executable(graph: $0)) })
         for file in ["checkpoints/gen_00000003.safetensors", "checkpoints/dis_00000003.safetensors", "checkpoints/optimizer.safetensors",
                      "images/gen_a2b_train_00000002.png", "images/gen_b2a_test_00000003.png"] {
             #expect(FileManager.default.contents(atPath: resident.appendingPathComponent(file).path)
