@@ -16,7 +16,8 @@ enum LossCharts {
         for line in text.split(separator: "\n") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let k = object["iteration"] as? Int else { continue }
-            for (name, value) in object where name != "iteration" {
+            // Not losses: the row's iteration and the job's number of ranks.
+            for (name, value) in object where name != "iteration" && name != "ranks" {
                 guard let y = (value as? NSNumber)?.doubleValue, y.isFinite else { continue }
                 byName[name, default: Series(name: name, points: [])].points.append((Double(k), y))
             }

@@ -227,7 +227,7 @@ public final class Trainer {
     /// `dis_total`, …, as in `log.jsonl` and the recordings, and `lr`), and the page's charts redrawn.
     func log(_ losses: [String: Double]) throws {
         let lr = config.learningRate(iteration: iteration - 1)
-        var entry: [String: Any] = ["iteration": iteration, "lr": lr, "ranks": communicator.size]
+        var entry: [String: Any] = ["iteration": iteration, "lr": lr, "ranks": communicator.size, "trainer": config.trainer.rawValue]
         for (name, value) in losses { entry[name] = value }
         var scalars = losses
         scalars["lr"] = lr

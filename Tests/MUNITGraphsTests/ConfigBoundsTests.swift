@@ -87,7 +87,7 @@ import Testing
         let vgg = MUNITMemoryEstimate(training: perceptual)
         #expect(vgg.parameterCount == estimate.parameterCount && vgg.parameters > estimate.parameters + 4 * 14e6)
         #expect(vgg.activations > estimate.activations)
-        let builtIn = MUNITMemoryEstimate(training: try MUNITConfig.parse(yaml: MUNITConfig.defaultYAML))
+        let builtIn = MUNITMemoryEstimate(training: try MUNITConfig.parse(yaml: MUNITConfig.defaultYAML()))
         #expect(builtIn.total < 2e9, "\(builtIn)")
     }
 
