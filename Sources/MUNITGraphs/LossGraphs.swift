@@ -20,8 +20,7 @@ struct TrainingInputs {
 func buildDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
     let b = GraphBuilder(name: "munit_dis_loss")
     let inputs = TrainingInputs(b, config, size)
-    let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB])
-    context.ranks = size.ranks
+    let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB], ranks: size.ranks)
     let nets = MUNITTrainerNetworks(context, config: config.withoutPerceptualLoss)
 
     let cA = try nets.genA.encodeContent(inputs.xA)
@@ -84,8 +83,7 @@ struct TranslationLosses {
 func buildGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
     let b = GraphBuilder(name: "munit_gen_loss")
     let inputs = TrainingInputs(b, config, size)
-    let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB])
-    context.ranks = size.ranks
+    let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB], ranks: size.ranks)
     let nets = MUNITTrainerNetworks(context, config: config)
     let (genA, genB) = (nets.genA, nets.genB)
 

@@ -59,15 +59,16 @@ public final class MUNITGraphContext {
     public let builder: GraphBuilder
     public let trainable: Set<MUNITNetwork>
     /// The ranks sharing the batch: batch statistics count the samples of all of them.
-    public var ranks = 1
+    public let ranks: Int
     public private(set) var parameters: [MUNITParameter] = []
     public private(set) var buffers: [MUNITBuffer] = []
     /// The current value of each updated buffer (its argument until a forward pass replaces it).
     private var bufferValues: [String: (argument: ValueID, current: ValueID)] = [:]
 
-    public init(builder: GraphBuilder, trainable: Set<MUNITNetwork> = []) {
+    public init(builder: GraphBuilder, trainable: Set<MUNITNetwork> = [], ranks: Int = 1) {
         self.builder = builder
         self.trainable = trainable
+        self.ranks = ranks
     }
 
     /// Declares a parameter; `frozen` keeps it non-trainable whatever `trainable` says.

@@ -11,8 +11,7 @@ func imageInputs(_ b: GraphBuilder, _ config: MUNITConfig, _ size: GraphSize) ->
 func buildUNITDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
     let b = GraphBuilder(name: "unit_dis_loss")
     let x = imageInputs(b, config, size)
-    let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB])
-    context.ranks = size.ranks
+    let context = MUNITGraphContext(builder: b, trainable: [.disA, .disB], ranks: size.ranks)
     let nets = UNITTrainerNetworks(context, config: config.withoutPerceptualLoss)
 
     let (hA, nA) = try nets.genA.encode(x.a, noise: MUNITGraphNames.nA)
@@ -32,8 +31,7 @@ func buildUNITDisLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> G
 func buildUNITGenLossGraph(_ config: MUNITConfig, _ size: GraphSize) throws -> Graph {
     let b = GraphBuilder(name: "unit_gen_loss")
     let x = imageInputs(b, config, size)
-    let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB])
-    context.ranks = size.ranks
+    let context = MUNITGraphContext(builder: b, trainable: [.genA, .genB], ranks: size.ranks)
     let nets = UNITTrainerNetworks(context, config: config)
     let (genA, genB) = (nets.genA, nets.genB)
 

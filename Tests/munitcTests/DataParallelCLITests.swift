@@ -37,6 +37,16 @@ import Testing
         return CLI.Result(status: process.terminationStatus, stdout: "", stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// The small images and the tiny config (with `batch_size`) in `dir`; returns the config's URL.
+    static func setUp(_ dir: URL, batchSize: Int) throws -> URL {
+        try TrainTranslateCLITests.makeData(dir.appendingPathComponent("data"))
+        let config = dir.appendingPathComponent("dp.yaml")
+        try TrainTranslateCLITests.tinyConfig(dataRoot: "data_root: data")
+            .replacingOccurrences(of: "batch_size: 1", with: "batch_size: \(batchSize)")
+            .write(to: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
     static func losses(_ log: URL) throws -> [[String: Double]] {
         try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
@@ -47,10 +57,7 @@ import Testing
     @Test(.enabled(if: mpirun != nil)) func twoRanksTrainAsOneProcess() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try TrainTranslateCLITests.makeData(dir.appendingPathComponent("data"))
-        let config = dir.appendingPathComponent("dp.yaml")
-        try TrainTranslateCLITests.tinyConfig(dataRoot: "data_root: data").replacingOccurrences(of: "batch_size: 1", with: "batch_size: 2")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Self.setUp(dir, batchSize: 2)
         let single = try CLI.run(["train", "--config", config.path, "-o", "one", "--max-iter", "3", "--threads", "1"], in: dir)
         #expect(single.status == 0, "\(single.stderr)")
         for run in ["two", "again"] {
@@ -81,10 +88,7 @@ import Testing
     @Test(.enabled(if: mpirun != nil)) func aBatchTheRanksCannotShareIsRefused() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try TrainTranslateCLITests.makeData(dir.appendingPathComponent("data"))
-        let config = dir.appendingPathComponent("odd.yaml")
-        try TrainTranslateCLITests.tinyConfig(dataRoot: "data_root: data").replacingOccurrences(of: "batch_size: 1", with: "batch_size: 3")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Self.setUp(dir, batchSize: 3)
         let result = try Self.launch(2, ["train", "--config", config.path, "-o", "odd", "--max-iter", "1", "--threads", "1"], in: dir)
         #expect(result.status != 0)
         #expect(result.stderr.contains("batch_size 3") && result.stderr.contains("2 ranks"), "\(result.stderr)")
