@@ -28,6 +28,18 @@ enum LossCharts {
     }
 
     static let width = 300.0, height = 170.0
+    /// The most points a curve draws: about two per pixel of the plot. A run of NVlabs' length logs 10⁵
+    /// rows, and the page is rewritten at every log; without the cap it would grow by megabytes.
+    static let maximumDrawnPoints = 512
+
+    /// `points`, every k-th kept (the last always) so that at most `maximumDrawnPoints` remain.
+    static func thinned(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
+        guard points.count > maximumDrawnPoints else { return points }
+        let stride = (points.count + maximumDrawnPoints - 2) / (maximumDrawnPoints - 1)
+        var kept = Swift.stride(from: 0, to: points.count - 1, by: stride).map { points[$0] }
+        kept.append(points[points.count - 1])
+        return kept
+    }
     static let left = 52.0, right = 10.0, top = 22.0, bottom = 24.0
 
     /// A value as the axes show it: three significant digits.
@@ -70,7 +82,7 @@ enum LossCharts {
         for x in Set([x0, x1]).sorted() {
             svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#aaa\" font-size=\"10\" text-anchor=\"middle\">%d</text>", px(x), height - 8, Int(x))
         }
-        let path = series.points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
+        let path = thinned(series.points).map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
         svg += "<polyline fill=\"none\" stroke=\"#6cf\" stroke-width=\"1.5\" points=\"\(path)\"/>"
         if series.points.count == 1 {
             svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#6cf\"/>", px(xs[0]), py(ys[0]))

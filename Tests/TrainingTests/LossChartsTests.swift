@@ -22,4 +22,15 @@ struct LossChartsTests {
         #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == 3, "only the SVG namespace")
         #expect(LossCharts.html(log: url.appendingPathExtension("missing")) == "")
     }
+
+    /// A long run's curve is drawn with a bounded number of points, its first and last among them.
+    @Test func longCurvesAreThinnedToABoundedPolyline() {
+        let points = (1...100_003).map { (x: Double($0), y: 1 / Double($0)) }
+        let kept = LossCharts.thinned(points)
+        #expect(kept.count <= LossCharts.maximumDrawnPoints && kept.count > LossCharts.maximumDrawnPoints / 2)
+        #expect(kept.first?.x == 1 && kept.last?.x == 100_003)
+        let svg = LossCharts.svg(LossCharts.Series(name: "gen_total", points: points))
+        #expect(svg.components(separatedBy: ",").count - 1 == kept.count, "one x,y pair per drawn point")
+        #expect(LossCharts.thinned(Array(points.prefix(10))).count == 10)
+    }
 }
