@@ -60,10 +60,10 @@ public final class MPIJob: Communicator, @unchecked Sendable {
 
     public func allReduce(_ values: [Double], _ operation: ReduceOperation, dtype: DType) throws -> [Double] {
         var buffer = values
-        let request = try buffer.withUnsafeMutableBytes { raw in
-            try startAllReduce(raw.baseAddress!, count: values.count, dtype: .f64, operation)
+        // Started and waited for while the array lends its storage: the pointer is valid only in here.
+        try buffer.withUnsafeMutableBytes { raw in
+            try startAllReduce(raw.baseAddress!, count: values.count, dtype: .f64, operation).wait()
         }
-        try buffer.withUnsafeMutableBytes { _ in try request.wait() }
         return buffer.map(dtype.round)
     }
 

@@ -34,11 +34,7 @@ public struct Interpreter {
     /// With `keepingAll`, no value is freed (callers that re-run parts of the graph need them all).
     public func runAll(_ arguments: [String: Tensor], keepingAll: Bool = false) throws -> [Tensor?] {
         if let memoryBudget { try checkMemory(budget: memoryBudget) }
-        let communicator = Collectives.current
-        if let collective = graph.nodes.first(where: { $0.op.traits.contains(.collective) && $0.attributes.int("ranks") != communicator.size }) {
-            throw InterpreterError("the graph's \(collective.op.name) reduces over \(collective.attributes.int("ranks")) ranks; "
-                + "this run has \(communicator.size) (run it under a communicator of that size)")
-        }
+        do { try graph.checkRanks(of: Collectives.current) } catch { throw InterpreterError(error.message) }
         var values = [Tensor?](repeating: nil, count: graph.values.count)
         for arg in graph.arguments {
             guard let t = arguments[arg.name] else {

@@ -37,23 +37,16 @@ public struct DataParallel: Pass {
             throw PassError(pass: name, "the graph has no `grad.<parameter>` outputs; run autodiff first")
         }
         order.sort { ($0.node, $0.value) < ($1.node, $1.value) }
-        var bucket: [ValueID] = [], bytes = 0, buckets: [[ValueID]] = []
+        // Buckets by the node that finishes their last gradient (a node's gradients stay in one bucket).
+        var bucket: [ValueID] = [], bytes = 0, bucketsAfter: [Int: [[ValueID]]] = [:]
         for (i, entry) in order.enumerated() {
             bucket.append(entry.value)
             bytes += graph.type(of: entry.value).byteCount
             let lastOfNode = i + 1 == order.count || order[i + 1].node != entry.node
             if bytes >= bucketBytes && lastOfNode || i + 1 == order.count {
-                buckets.append(bucket)
+                bucketsAfter[entry.node, default: []].append(bucket)
                 (bucket, bytes) = ([], 0)
             }
-        }
-        var bucketsAfter: [Int: [[ValueID]]] = [:]
-        for bucket in buckets {
-            let last = bucket.map { v -> Int in
-                if case .node(let index, _) = graph.values[v.index].definition { return index }
-                return -1
-            }.max()!
-            bucketsAfter[last, default: []].append(bucket)
         }
 
         let b = GraphBuilder(name: graph.name)

@@ -83,11 +83,11 @@ public struct SyncBatchStatistics: Pass {
         let operandTypes = node.operands.map(graph.type(of:))
         let batch = operandTypes.first { $0.rank > 0 }?.shape[0] ?? 1
         let mixes: Bool
-        switch node.op.name {
-        case "transpose": mixes = node.attributes.ints("perm").first != 0
-        case "concat": mixes = node.attributes.int("axis") == 0
-        case "slice": mixes = node.attributes.ints("starts").first != 0 || node.attributes.ints("ends").first != operandTypes[0].shape.first
-        case "matmul": mixes = true  // contracts whatever axis 0 of its right operand is
+        switch node.op {
+        case Ops.transpose: mixes = node.attributes.ints("perm").first != 0
+        case Ops.concat: mixes = node.attributes.int("axis") == 0
+        case Ops.slice: mixes = node.attributes.ints("starts").first != 0 || node.attributes.ints("ends").first != operandTypes[0].shape.first
+        case Ops.matmul: mixes = true  // contracts whatever axis 0 of its right operand is
         default: mixes = node.results.contains { graph.type(of: $0).rank == 0 || graph.type(of: $0).shape[0] != batch }
         }
         if mixes {

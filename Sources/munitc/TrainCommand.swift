@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
                     try writeFileAtomically(configText, to: folder.appendingPathComponent("config.yaml"))
                 } catch { throw UserError("\(folder.path): cannot write the output folder (\(fileErrorReason(error)))") }
             }
-            _ = try Collectives.current.allReduce([0], .sum, dtype: .f64)  // a barrier
+            try Collectives.current.barrier()
             if let job = Munitc.job, rank == 0 {
                 FileHandle.standardError.write(Data("data-parallel over \(job.size) ranks, \(execution.compileOptions.threads) threads each\n".utf8))
             }

@@ -37,6 +37,23 @@ public protocol Communicator: AnyObject, Sendable {
         -> any CollectiveRequest
 }
 
+extension Graph {
+    /// Throws unless `communicator` has the ranks this graph's collectives reduce over (graphs without
+    /// collectives run under any communicator).
+    public func checkRanks(of communicator: any Communicator) throws(CollectiveError) {
+        guard let node = nodes.first(where: { $0.op.traits.contains(.collective) }) else { return }
+        let ranks = node.attributes.int("ranks")
+        if ranks != communicator.size {
+            throw CollectiveError("'\(name)' was built for \(ranks) ranks (its \(node.op.name) nodes); this run has \(communicator.size)")
+        }
+    }
+}
+
+extension Communicator {
+    /// Returns once every rank has called it (an all-reduce of nothing in particular).
+    public func barrier() throws { _ = try allReduce([0], .sum, dtype: .f64) }
+}
+
 /// An error of a collective: a rank missing, a size mismatch, an MPI failure.
 public struct CollectiveError: Error, CustomStringConvertible, Sendable {
     public var message: String

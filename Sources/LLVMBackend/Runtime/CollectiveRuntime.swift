@@ -8,7 +8,7 @@ import GraphIR
 /// gradients) are packed into one message.
 final class CollectiveRuntime {
     private let collectives: [ScheduledCollective]
-    /// Per collective, its packed message (one buffer holding every operand, then every result).
+    /// Per collective, its message: the operands packed one after another, reduced in place.
     private let staging: [UnsafeMutableRawPointer]
     private let startingBefore: [Int: [Int]]
     private let waitingBefore: [Int: [Int]]
@@ -29,15 +29,6 @@ final class CollectiveRuntime {
     deinit { for buffer in staging { buffer.deallocate() } }
 
     var isEmpty: Bool { collectives.isEmpty }
-
-    /// Checks that the communicator has the ranks the graph was built for, before a run starts.
-    func check(_ communicator: any Communicator, graph: Graph) throws(BackendError) {
-        guard let first = collectives.first else { return }
-        let ranks = graph.nodes[first.node].attributes.int("ranks")
-        if communicator.size != ranks {
-            throw BackendError("'\(graph.name)' was built for \(ranks) ranks; this run has \(communicator.size)")
-        }
-    }
 
     /// Starts and waits for what is due before call `index` (`index` = the number of calls: the end of the run).
     func beforeCall(_ index: Int, _ communicator: any Communicator, resolve: (MemoryPlan.Location) -> UnsafeMutableRawPointer)

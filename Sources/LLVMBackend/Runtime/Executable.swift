@@ -295,7 +295,9 @@ public final class Executable: @unchecked Sendable {
         if let arena, arena.generation != boundGeneration { bind() }
         if profiling { lastTimes = Array(repeating: 0, count: steps.count) }
         let communicator = Collectives.current
-        if !collectives.isEmpty { try collectives.check(communicator, graph: graph) }
+        if !collectives.isEmpty {
+            do { try graph.checkRanks(of: communicator) } catch { throw BackendError(error.message) }
+        }
         for (index, step) in steps.enumerated() {
             if !collectives.isEmpty {
                 try collectives.beforeCall(index, communicator, resolve: resolve)
