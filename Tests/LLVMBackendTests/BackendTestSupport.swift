@@ -19,8 +19,10 @@ enum BackendHarness {
     /// `transform` rewrites the graph before it is compiled (a fusion pass); the interpreter runs the original.
     /// `scaled`: errors relative to 1 + the output's largest magnitude instead of each element's own (for sums
     /// of many terms, whose float32 rounding follows the terms' size, not the sum's).
+    /// `template` carries any other compile option (the tuning overrides), the same on every target.
     static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3,
-                        guarded: Bool = true, scaled: Bool = false, transform: (Graph) throws -> Graph = { $0 }) throws -> [String: Double] {
+                        guarded: Bool = true, scaled: Bool = false, template: CompileOptions = CompileOptions(),
+                        transform: (Graph) throws -> Graph = { $0 }) throws -> [String: Double] {
         let b = GraphBuilder(name: "cases")
         var arguments: [String: Tensor] = [:]
         var rng = SplitMix64(seed: seed)
@@ -39,7 +41,8 @@ enum BackendHarness {
         let compiled = try transform(graph)
         var worst: [String: Double] = [:]
         for target in targets {
-            let options = CompileOptions(optimizationLevel: optimizationLevel, threads: threads, guardedBuffers: guarded, targetCPU: target)
+            var options = template
+            (options.optimizationLevel, options.threads, options.guardedBuffers, options.targetCPU) = (optimizationLevel, threads, guarded, target)
             let actual = try Executable(graph: compiled, options: options).run(arguments)
             for c in cases {
                 let (e, a) = (expected[c.name]!, actual[c.name]!)
@@ -63,9 +66,9 @@ enum BackendHarness {
 
     /// Expects every case within `tolerance`, naming the ones that are not.
     static func expectParity(_ cases: [BackendCase], tolerance: Double = 2e-5, threads: Int = 2, scaled: Bool = false,
-                             transform: (Graph) throws -> Graph = { $0 },
+                             template: CompileOptions = CompileOptions(), transform: (Graph) throws -> Graph = { $0 },
                              sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-        let worst = try compare(cases, threads: threads, scaled: scaled, transform: transform)
+        let worst = try compare(cases, threads: threads, scaled: scaled, template: template, transform: transform)
         for c in cases {
             let error = worst[c.name] ?? .infinity
             #expect(error <= tolerance, "\(c.name): worst relative error \(error)", sourceLocation: sourceLocation)

@@ -19,6 +19,8 @@ import Testing
         Case(x: [1, 32, 7, 6], out: 34, mode: .reflect),
         Case(x: [2, 33, 5, 4], out: 32, mode: .replicate, folded: [2, 1, 1, 2]),
         Case(x: [1, 32, 4, 7], out: 32, pad: [1, 0, 0, 1], mode: .zero, folded: [1, 2, 2, 1]),
+        // 72 tiles: a full block of 64 columns plus single ones; 35 outputs: a partial block of rows.
+        Case(x: [1, 33, 18, 16], out: 35, pad: [1, 1, 1, 1]),
     ]
 
     static func fuse(_ graph: Graph) throws -> Graph {
@@ -66,6 +68,13 @@ import Testing
         try BackendHarness.expectParity(Self.backendCases(), tolerance: 2e-5, scaled: true, transform: Self.fuse)
     }
 
+    /// The same with every product generated (`RegisterBlockedProduct`, the host's and AVX2's vector widths,
+    /// row and column remainders) and with every product a BLAS call, whatever the machine's default.
+    @Test(arguments: [Int.max, 0]) func generatedAndBLASProductsMatchTheInterpreter(below tiles: Int) throws {
+        try BackendHarness.expectParity(Self.backendCases(), tolerance: 2e-5, scaled: true,
+                                        template: CompileOptions(winogradMinimumTiles: 0, generatedProductsBelowTiles: tiles), transform: Self.fuse)
+    }
+
     /// Every case above runs on Winograd kernels: forward, data and weight gradients, and the pair.
     /// (`BackendHarness` runs them on the host's default, which on AVX-512 takes the gathered GEMMs for
     /// planes this small, and on AVX2 code, which takes Winograd.)
@@ -84,19 +93,20 @@ import Testing
     }
 }
 
-/// The machine-dependent minimum of Winograd tiles: none for AVX2 code, 128 for AVX-512 code (MUNIT's
-/// 16×16 residual planes are 64 tiles: one gathered GEMM there; 32×32 planes are 256: Winograd).
-@Test func winogradNeedsEnoughTilesOnlyForAVX512Code() throws {
-    func symbols(_ plane: Int, _ options: CompileOptions) throws -> [String] {
+/// The machine-dependent choices: AVX-512 code takes Winograd everywhere, with generated products on narrow
+/// planes (MUNIT's 16×16 residual planes are 64 tiles) and BLAS products on wide ones (32×32: 256 tiles);
+/// AVX2 code keeps BLAS products everywhere.
+@Test func winogradProductsFollowTheTarget() throws {
+    func symbols(_ plane: Int, _ isa: VectorISA) throws -> [String] {
         let b = GraphBuilder(name: "tiles")
         let x = b.input("x", .f32(1, 32, plane, plane)), w = b.input("w", .f32(32, 32, 3, 3))
         b.output("y", try b.conv2d(x, w, nil, pad: [1, 1, 1, 1]))
+        let tuning = ConvolutionTuning(for: TargetCPU(name: "x", featureString: "", isa: isa, isHost: false))
+        let options = CompileOptions(winogradMinimumTiles: tuning.winogradMinimumTiles, generatedProductsBelowTiles: tuning.generatedProductsBelowTiles)
         return try Executable(graph: b.graph, options: options).kernelCalls.map(\.symbol)
     }
-    let avx512 = CompileOptions(winogradMinimumTiles: ConvolutionTuning(for: TargetCPU(name: "x", featureString: "", isa: .avx512, isHost: false)).winogradMinimumTiles)
-    #expect(avx512.winogradMinimumTiles == 128)
-    #expect(ConvolutionTuning(for: TargetCPU(name: "x", featureString: "", isa: .avx2, isHost: false)).winogradMinimumTiles == 0)
-    #expect(try !symbols(16, avx512).contains { $0.contains("winograd") })
-    #expect(try symbols(32, avx512).contains { $0.contains("winograd") })
-    #expect(try symbols(16, CompileOptions(winogradMinimumTiles: 0)).contains { $0.contains("winograd") })
+    #expect(try symbols(16, .avx512).contains { $0.contains("winograd") && $0.hasSuffix("_product") })
+    #expect(try symbols(32, .avx512).contains { $0.contains("winograd") && $0.hasSuffix("_gemm") })
+    #expect(try !symbols(16, .avx2).contains { $0.hasSuffix("_product") })
+    #expect(try symbols(16, .avx2).contains { $0.contains("winograd") && $0.hasSuffix("_gemm") })
 }

@@ -6,8 +6,11 @@ struct IRValue {
     let ref: LLVMValueRef
     unowned let emitter: KernelEmitter
 
+    /// A float or a vector of floats (the generated products' and transforms' vectors).
     var isFloatingPoint: Bool {
-        let kind = LLVMGetTypeKind(LLVMTypeOf(ref))
+        var type = LLVMTypeOf(ref)
+        if LLVMGetTypeKind(type) == LLVMVectorTypeKind { type = LLVMGetElementType(type) }
+        let kind = LLVMGetTypeKind(type)
         return kind == LLVMFloatTypeKind || kind == LLVMDoubleTypeKind
     }
 

@@ -85,7 +85,13 @@ final class KernelEmitter {
         other.isFloatingPoint ? real(Double(v), like: other) : wrap(LLVMConstInt(other.type, UInt64(bitPattern: Int64(v)), 1))
     }
     func real(_ v: Double, _ dtype: DType) -> IRValue { wrap(LLVMConstReal(ir.type(of: dtype), v)) }
-    func real(_ v: Double, like other: IRValue) -> IRValue { wrap(LLVMConstReal(other.type, v)) }
+    /// A constant of `other`'s type: a float, or the same float in every lane of a vector.
+    func real(_ v: Double, like other: IRValue) -> IRValue {
+        let type = other.type
+        guard LLVMGetTypeKind(type) == LLVMVectorTypeKind else { return wrap(LLVMConstReal(type, v)) }
+        var lanes = [LLVMValueRef?](repeating: LLVMConstReal(LLVMGetElementType(type), v), count: Int(LLVMGetVectorSize(type)))
+        return wrap(LLVMConstVector(&lanes, UInt32(lanes.count)))
+    }
 
     /// Converts a float between f32 and f64 (or leaves it).
     func convert(_ v: IRValue, to dtype: DType) -> IRValue {

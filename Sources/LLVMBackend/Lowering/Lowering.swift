@@ -45,6 +45,8 @@ struct KernelPhase {
     var parallelCount: Int
     /// Calls BLAS, which runs its own threads: the runtime calls it once, over the whole range.
     var usesBLAS = false
+    /// Does a node's matrix products without BLAS (generated blocks): profiles book the node's flops here.
+    var isProduct = false
     /// Writes each element of its output planes exactly once, with `KernelEmitter.store`, one plane per
     /// outer iteration: a fused epilogue can accumulate a plane's moments as it is written.
     var storesEachPlaneOnce = false

@@ -5,20 +5,42 @@ import Foundation
 struct ConvolutionTuning: Equatable, Sendable {
     /// Winograd F(2×2, 3×3) needs at least this many tiles (its 16 GEMMs' width) to be chosen.
     ///
+    ///
     /// Measured on a Xeon (sapphirerapids, AVX-512, OpenBLAS SkylakeX), MUNIT's residual blocks
-    /// (256 channels): at 16×16 planes (64 tiles) Winograd's 16 narrow GEMMs and transforms made the whole
-    /// 64×64 iteration 1.01 s against 0.87 s for one gathered GEMM; at 32×32 (256 tiles) Winograd won
-    /// (2.17 against 2.54 s at 128×128), at 64×64 planes too (7.09 against 8.72 s at 256×256). AVX-512 GEMMs
-    /// reach twice AVX2's rate on wide products, so narrow ones and the memory-bound transforms weigh more;
-    /// on AVX2 (Zen 3) Winograd was measured faster at 16×16 already, so there is no minimum there.
+    /// (256 channels): at 16×16 planes (64 tiles) Winograd with OpenBLAS's 16 narrow products made the whole
+    /// 64×64 iteration 1.01 s against 0.87 s for one gathered GEMM, but with generated products
+    /// (`generatedProductsBelowTiles`) and gathered weight transforms it beats the GEMM (0.70 against 0.79 s);
+    /// at 32×32 (256 tiles) and 64×64 planes Winograd with OpenBLAS products wins (2.17 against 2.54 s at
+    /// 128×128, 7.09 against 8.72 s at 256×256). On AVX2 (Zen 3) Winograd was measured faster at 16×16
+    /// already. So no minimum by default; tests set one to reach the other algorithms.
     var winogradMinimumTiles: Int
+    /// Winograd products narrower than this many tiles are generated register-blocked kernels
+    /// (`RegisterBlockedProduct`) rather than BLAS calls; 0: always BLAS.
+    var generatedProductsBelowTiles: Int
+    /// float lanes of the generated products' vectors.
+    var vectorLanes: Int
+    /// Winograd's weight transform gathers each channel pair's taps into vectors (cheap on AVX-512) rather
+    /// than going through two interleaved passes.
+    var gathersWeights: Bool
 
     /// The defaults for code generated for `target`.
+    ///
+    /// AVX-512: MUNIT's 16×16 residual planes (64 tiles) by Winograd with generated products, larger planes
+    /// by Winograd with OpenBLAS products. AVX2 code keeps what Zen 3 measured fastest (Winograd with
+    /// OpenBLAS products everywhere): no AVX2 machine has timed the generated products yet.
     init(for target: TargetCPU) {
-        winogradMinimumTiles = target.isa >= .avx512 ? 128 : 0
+        winogradMinimumTiles = 0
+        generatedProductsBelowTiles = target.isa >= .avx512 ? 128 : 0
+        vectorLanes = target.isa.floatLanes
+        gathersWeights = target.isa >= .avx512
     }
 
-    init(winogradMinimumTiles: Int) { self.winogradMinimumTiles = winogradMinimumTiles }
+    init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int = 0, vectorLanes: Int = 8, gathersWeights: Bool = false) {
+        self.winogradMinimumTiles = winogradMinimumTiles
+        self.generatedProductsBelowTiles = generatedProductsBelowTiles
+        self.vectorLanes = vectorLanes
+        self.gathersWeights = gathersWeights
+    }
 
     private static let key = "munitc.convolution-tuning"
 

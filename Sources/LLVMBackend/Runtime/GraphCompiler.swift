@@ -20,6 +20,10 @@ public struct CompileOptions: Sendable {
     /// The fewest tiles for which 3×3 convolutions take Winograd, or nil for the target's default (128 for
     /// AVX-512 code, else none; see `ConvolutionTuning`). Tests set 0 to reach Winograd on small planes.
     public var winogradMinimumTiles: Int?
+    /// Winograd products narrower than this many tiles are generated register-blocked kernels instead of
+    /// BLAS calls, or nil for the target's default (128 for AVX-512 code, else none). Tests set it to reach
+    /// both kinds of product on any machine.
+    public var generatedProductsBelowTiles: Int?
     /// Write each output `next.X` straight over argument X where the node computing it is the last to read
     /// X (an optimiser's update of a parameter or moment), instead of into the arena: feeding the update
     /// back (`Executable.copyOutput`) then copies nothing, and the arena holds no second copy of the
@@ -33,9 +37,10 @@ public struct CompileOptions: Sendable {
     public var callerBytes = 0.0
 
     public init(optimizationLevel: Int = 3, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil,
-                winogradMinimumTiles: Int? = nil) {
+                winogradMinimumTiles: Int? = nil, generatedProductsBelowTiles: Int? = nil) {
         self.optimizationLevel = optimizationLevel
         self.winogradMinimumTiles = winogradMinimumTiles
+        self.generatedProductsBelowTiles = generatedProductsBelowTiles
         self.guardedBuffers = guardedBuffers
         self.targetCPU = targetCPU
         if let threads { self.threads = max(1, threads) }
@@ -127,8 +132,10 @@ final class GraphCompiler {
             IRModule(name: part == 0 ? graph.name : "\(graph.name).\(part)", cpuName: target.cpuName, cpuFeatures: target.cpuFeatures)
         }
         let started = Date()
-        try (options.winogradMinimumTiles.map { ConvolutionTuning(winogradMinimumTiles: $0) } ?? ConvolutionTuning(for: target.cpu))
-            .during(lower)
+        var tuning = ConvolutionTuning(for: target.cpu)
+        if let tiles = options.winogradMinimumTiles { tuning.winogradMinimumTiles = tiles }
+        if let tiles = options.generatedProductsBelowTiles { tuning.generatedProductsBelowTiles = tiles }
+        try tuning.during(lower)
         report.stageSeconds.append(("lower", Date().timeIntervalSince(started)))
     }
 
@@ -223,9 +230,9 @@ final class GraphCompiler {
             guard let kernel = plans[i], let symbol = nodeSymbols[i] else { continue }
             let buffers = (node.operands + node.results).map { plan.values[$0.index]! } + plan.scratch[i].map { MemoryPlan.Location.arena($0) }
             let cost = graph.cost(of: node)
-            // The node's cost is booked on one phase, so profiles sum to the node: its (last) BLAS product,
-            // where the flops are, else its last phase.
-            let booked = kernel.phases.lastIndex(where: \.usesBLAS) ?? kernel.phases.count - 1
+            // The node's cost is booked on one phase, so profiles sum to the node: its (last) product, BLAS or
+            // generated, where the flops are, else its last phase.
+            let booked = kernel.phases.lastIndex { $0.usesBLAS || $0.isProduct } ?? kernel.phases.count - 1
             for (p, phase) in kernel.phases.enumerated() {
                 calls.append(ScheduledCall(node: i, symbol: symbol + phase.suffix, buffers: buffers, parallelCount: phase.parallelCount,
                                            usesBLAS: phase.usesBLAS,

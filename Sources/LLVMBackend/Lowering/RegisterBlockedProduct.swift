@@ -1,0 +1,134 @@
+internal import CLLVM
+import GraphIR
+
+/// A small matrix product generated for the host's vector width instead of a BLAS call:
+/// C[m × n] = Σₖ A(i, k) · B[k, n], with B and C row-major and A read through two strides (so Aᵀ costs
+/// nothing). Each block of `rows` × (`vectors` · lanes) results lives in registers for the whole k loop
+/// (one broadcast of A and `vectors` loads of B per k and row set), the shape of a BLAS microkernel.
+///
+/// Why: Winograd's 16 products on MUNIT's 16×16 residual planes are only 64 columns wide; OpenBLAS packs
+/// and threads each of them as if it were large and reaches about half the rate it gets on wide products,
+/// while these blocks, split over the runtime's threads by (product, row block), need no packing at all
+/// (`benchmarks/gemm_shapes.c` shapes; numbers in docs/GEMM.md).
+struct RegisterBlockedProduct {
+    let m, n, k: Int
+    /// float lanes per vector: 16 for AVX-512 code, 8 for AVX2.
+    let lanes: Int
+
+    /// Rows per block. With `vectors` = 4 (32 vector registers) 24 accumulators, 4 B vectors and one
+    /// broadcast fill AVX-512's register file; AVX2's 16 registers take 6 × 2.
+    static let rows = 6
+    var vectors: Int { lanes >= 16 ? 4 : 2 }
+    var rowBlocks: Int { (m + Self.rows - 1) / Self.rows }
+
+    /// Where the operands are: element offsets (run-time values, e.g. the product's index times its size)
+    /// and strides in elements.
+    struct Operands {
+        var a: Int, aBase: IRValue, aRowStride: Int, aDepthStride: Int
+        var b: Int, bBase: IRValue, ldb: Int
+        var c: Int, cBase: IRValue, ldc: Int
+    }
+
+    /// Emits the results of row block `block` (a run-time value in 0 ..< rowBlocks).
+    func emitRowBlock(_ e: KernelEmitter, _ block: IRValue, _ x: Operands, dtype: DType) {
+        let remainder = m % Self.rows
+        let firstRow = block * Self.rows
+        if remainder == 0 {
+            emitRows(e, firstRow, count: Self.rows, x, dtype: dtype)
+        } else {
+            e.ifThen(block.equal(e.index(rowBlocks - 1))) {
+                emitRows(e, firstRow, count: remainder, x, dtype: dtype)
+            } else: {
+                emitRows(e, firstRow, count: Self.rows, x, dtype: dtype)
+            }
+        }
+    }
+
+    /// Every column of rows firstRow ..< firstRow + count: full blocks, then whole vectors, then single columns.
+    private func emitRows(_ e: KernelEmitter, _ firstRow: IRValue, count: Int, _ x: Operands, dtype: DType) {
+        let width = vectors * lanes
+        let fullBlocks = n / width
+        if fullBlocks > 0 {
+            e.loop(e.index(0), e.index(fullBlocks), vectorize: false) { column in
+                emitTile(e, firstRow, rows: count, column * width, vectors: vectors, lanes: lanes, x, dtype: dtype)
+            }
+        }
+        let leftVectors = (n - fullBlocks * width) / lanes
+        if leftVectors > 0 {
+            emitTile(e, firstRow, rows: count, e.index(fullBlocks * width), vectors: leftVectors, lanes: lanes, x, dtype: dtype)
+        }
+        let tail = fullBlocks * width + leftVectors * lanes
+        if tail < n {
+            e.loop(e.index(tail), e.index(n), vectorize: false) { column in
+                emitTile(e, firstRow, rows: count, column, vectors: 1, lanes: 1, x, dtype: dtype)
+            }
+        }
+    }
+
+    /// One register tile: rows × (vectors · lanes) sums over the whole depth (lanes 1: scalars).
+    private func emitTile(_ e: KernelEmitter, _ firstRow: IRValue, rows: Int, _ column: IRValue, vectors: Int, lanes: Int,
+                          _ x: Operands, dtype: DType) {
+        let zero = e.splat(e.real(0, dtype), lanes: lanes)
+        let sums = (0..<rows).map { _ in (0..<vectors).map { _ in e.variable(zero) } }
+        e.loop(e.index(0), e.index(k), vectorize: false) { depth in
+            let bRow = x.bBase + depth * x.ldb + column
+            let bs = (0..<vectors).map { v in e.loadVector(x.b, bRow + v * lanes, lanes: lanes) }
+            for r in 0..<rows {
+                let a = e.load(x.a, x.aBase + (firstRow + r) * x.aRowStride + depth * x.aDepthStride)
+                let broadcast = e.splat(a, lanes: lanes)
+                for v in 0..<vectors {
+                    sums[r][v].value = e.intrinsic("llvm.fma", [broadcast, bs[v], sums[r][v].value])
+                }
+            }
+        }
+        for r in 0..<rows {
+            for v in 0..<vectors {
+                e.storeVector(sums[r][v].value, x.c, x.cBase + (firstRow + r) * x.ldc + column + v * lanes)
+            }
+        }
+    }
+}
+
+extension KernelEmitter {
+    /// `value` in every one of `lanes` lanes (itself for 1).
+    func splat(_ value: IRValue, lanes: Int) -> IRValue {
+        guard lanes > 1 else { return value }
+        let type = LLVMVectorType(value.type, UInt32(lanes))
+        let single = LLVMBuildInsertElement(builder, LLVMGetPoison(type), value.ref, LLVMConstInt(ir.i32, 0, 0), "")
+        return wrap(LLVMBuildShuffleVector(builder, single, LLVMGetPoison(type), LLVMConstNull(LLVMVectorType(ir.i32, UInt32(lanes))), ""))
+    }
+
+    /// Elements index ..< index + lanes of `buffer` as one vector (unaligned; a scalar for 1 lane).
+    func loadVector(_ buffer: Int, _ index: IRValue, lanes: Int) -> IRValue {
+        if lanes == 1 { return load(buffer, index) }
+        let type = LLVMVectorType(ir.type(of: dtype(of: buffer)), UInt32(lanes))
+        let value = LLVMBuildLoad2(builder, type, address(buffer, index), "")
+        LLVMSetAlignment(value, UInt32(dtype(of: buffer).byteWidth))
+        return wrap(value)
+    }
+
+    /// Elements index + steps[0], index + steps[1], … of `buffer` as one vector (`llvm.masked.gather`).
+    func gather(_ buffer: Int, _ index: IRValue, steps: [Int]) -> IRValue {
+        let element = ir.type(of: dtype(of: buffer)), lanes = UInt32(steps.count)
+        var offsets = steps.map { LLVMConstInt(ir.i64, UInt64($0), 0) }
+        let indices = LLVMBuildAdd(builder, splat(index, lanes: steps.count).ref, LLVMConstVector(&offsets, lanes), "")
+        let pointers = address(buffer, wrap(indices))
+        let vectorType = LLVMVectorType(element, lanes), pointerType = LLVMTypeOf(pointers)
+        let id = LLVMLookupIntrinsicID("llvm.masked.gather", 18)
+        var overloads: [LLVMTypeRef?] = [vectorType, pointerType]
+        let (function, type) = overloads.withUnsafeMutableBufferPointer {
+            (LLVMGetIntrinsicDeclaration(ir.module, id, $0.baseAddress, 2), LLVMIntrinsicGetType(ir.context, id, $0.baseAddress, 2))
+        }
+        var all = [LLVMValueRef?](repeating: LLVMConstInt(LLVMInt1TypeInContext(ir.context), 1, 0), count: steps.count)
+        var args: [LLVMValueRef?] = [pointers, LLVMConstInt(ir.i32, UInt64(dtype(of: buffer).byteWidth), 0),
+                                     LLVMConstVector(&all, lanes), LLVMGetPoison(vectorType)]
+        return wrap(args.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type, function, $0.baseAddress, 4, "") })
+    }
+
+    /// Stores a vector from `loadVector`'s shape over elements index ..< index + lanes.
+    func storeVector(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
+        guard LLVMGetTypeKind(value.type) == LLVMVectorTypeKind else { return store(value, buffer, index) }
+        let stored = LLVMBuildStore(builder, value.ref, address(buffer, index))
+        LLVMSetAlignment(stored, UInt32(dtype(of: buffer).byteWidth))
+    }
+}
