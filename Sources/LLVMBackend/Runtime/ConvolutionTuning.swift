@@ -19,9 +19,10 @@ struct ConvolutionTuning: Equatable, Sendable {
     var generatedProductsBelowTiles: Int
     /// float lanes of the generated products' vectors.
     var vectorLanes: Int
-    /// Winograd's weight transform gathers each channel pair's taps into vectors (cheap on AVX-512) rather
-    /// than going through two interleaved passes.
-    var gathersWeights: Bool
+    /// Winograd's transforms gather into vectors (cheap on AVX-512): the weight transform each channel
+    /// pair's taps (instead of two interleaved passes), the input transform of generated products each
+    /// window cell across channels.
+    var gathers: Bool
 
     /// The defaults for code generated for `target`.
     ///
@@ -32,14 +33,14 @@ struct ConvolutionTuning: Equatable, Sendable {
         winogradMinimumTiles = 0
         generatedProductsBelowTiles = target.isa >= .avx512 ? 128 : 0
         vectorLanes = target.isa.floatLanes
-        gathersWeights = target.isa >= .avx512
+        gathers = target.isa >= .avx512
     }
 
-    init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int = 0, vectorLanes: Int = 8, gathersWeights: Bool = false) {
+    init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int = 0, vectorLanes: Int = 8, gathers: Bool = false) {
         self.winogradMinimumTiles = winogradMinimumTiles
         self.generatedProductsBelowTiles = generatedProductsBelowTiles
         self.vectorLanes = vectorLanes
-        self.gathersWeights = gathersWeights
+        self.gathers = gathers
     }
 
     private static let key = "munitc.convolution-tuning"

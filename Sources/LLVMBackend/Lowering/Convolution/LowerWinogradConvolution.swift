@@ -121,29 +121,30 @@ struct WinogradConvolution: Equatable {
 
     // MARK: phases
 
-    /// U[a·4 + b, O·C] = G g Gᵀ with explicit vectors over the input channels (`ConvolutionTuning.vectorLanes`
-    /// pairs at a time): each of a pair's 9 taps gathered at stride 9, the whole G g Gᵀ in registers, 16
-    /// contiguous vector stores. One pass over the weights instead of two through H: on AVX-512, whose
-    /// gathers are cheap, 3× faster than the two-pass form on MUNIT's 256 × 256 weights.
+    /// U[a·4 + b, O·C] = G g Gᵀ with explicit vectors of `ConvolutionTuning.vectorLanes` input channels:
+    /// each pair's 9 taps gathered (stride 9), the whole G g Gᵀ in registers, 16 contiguous vector stores,
+    /// parallel over O. One pass over the weights instead of two through H: on AVX-512, whose gathers are
+    /// cheap, 2× faster than the two-pass form on MUNIT's 256 × 256 weights.
     func gatheredWeightTransformPhase(weight: Int, into u: Int) -> KernelPhase {
         let lanes = ConvolutionTuning.current.vectorLanes
-        return KernelPhase(suffix: "_wtransform", parallelCount: o) { e in
-            let steps = (0..<lanes).map { $0 * 9 }
-            func transform(_ oc: IRValue, _ firstChannel: IRValue, lanes: Int) {
-                let base = (oc * c + firstChannel) * 9
+        let (outer, inner, outerStride, innerStride) = (o, c, c * 9, 9)
+        return KernelPhase(suffix: "_wtransform", parallelCount: outer) { e in
+            let steps = (0..<lanes).map { $0 * innerStride }
+            func transform(_ row: IRValue, _ first: IRValue, lanes: Int) {
+                let base = row * outerStride + first * innerStride
                 let taps = (0..<3).map { ky in (0..<3).map { kx in
                     lanes == 1 ? e.load(weight, base + (ky * 3 + kx)) : e.gather(weight, base + (ky * 3 + kx), steps: steps)
                 } }
                 let values = Self.sandwich(Self.g, taps)
-                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * o * c) + oc * c + firstChannel) }
+                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * o * c) + row * inner + first) }
             }
-            e.loop(e.begin, e.end) { oc in
-                let vectorChannels = c / lanes * lanes
-                if vectorChannels > 0 {
-                    e.loop(e.index(0), e.index(c / lanes), vectorize: false) { block in transform(oc, block * lanes, lanes: lanes) }
+            e.loop(e.begin, e.end) { row in
+                let vectorPart = inner / lanes * lanes
+                if vectorPart > 0 {
+                    e.loop(e.index(0), e.index(inner / lanes), vectorize: false) { block in transform(row, block * lanes, lanes: lanes) }
                 }
-                if vectorChannels < c {
-                    e.loop(e.index(vectorChannels), e.index(c), vectorize: false) { ci in transform(oc, ci, lanes: 1) }
+                if vectorPart < inner {
+                    e.loop(e.index(vectorPart), e.index(inner), vectorize: false) { i in transform(row, i, lanes: 1) }
                 }
             }
         }
@@ -152,8 +153,9 @@ struct WinogradConvolution: Equatable {
     /// U[a·4 + b, O·C] = G g Gᵀ, in two passes parallel over O so that every loop vectorises (per channel
     /// pair, 9 loads at stride 9 would not): first each kernel row's 3 taps → 4 values into H[a, O·C·3]
     /// (interleaved loads of 3), then each pair's 3 rows → 4 values per a (interleaved loads of 3 again).
+    /// Gathered instead where the tuning says gathers are cheap.
     func weightTransformPhase(weight: Int, into u: Int, through h: Int) -> KernelPhase {
-        if ConvolutionTuning.current.gathersWeights { return gatheredWeightTransformPhase(weight: weight, into: u) }
+        if ConvolutionTuning.current.gathers { return gatheredWeightTransformPhase(weight: weight, into: u) }
         return KernelPhase(suffix: "_wtransform", parallelCount: o) { e in
             let rows = o * c * 3
             e.loop(e.begin, e.end) { oc in
@@ -199,8 +201,12 @@ struct WinogradConvolution: Equatable {
         }
     }
 
-    /// Element (k, channel, t) of a transformed buffer [16, channels, tiles].
-    func transformed(_ k: Int, channels: Int, _ channel: IRValue, _ t: IRValue) -> IRValue { (k * channels + channel) * tiles + t }
+    /// Element (k, channel, t) of a transformed buffer [16, channels, tiles], or [16, tiles, channels]
+    /// (`channelsLast`: the V that a generated weight product reads, whose rows along the channels it needs
+    /// contiguous, and which a gathered input transform writes as whole vectors of channels).
+    func transformed(_ k: Int, channels: Int, _ channel: IRValue, _ t: IRValue, channelsLast: Bool = false) -> IRValue {
+        channelsLast ? (t + k * tiles) * channels + channel : (k * channels + channel) * tiles + t
+    }
 
     /// A window's or tile's cell: its value, or zero where `cell` says it lies outside.
     static func load(_ e: KernelEmitter, _ buffer: Int, _ cell: (IRValue, IRValue?), zero: IRValue) -> IRValue {
@@ -209,15 +215,52 @@ struct WinogradConvolution: Equatable {
     }
 
     /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C.
-    func inputTransformPhase(x: Int, into v: Int, dtype: DType) -> KernelPhase {
-        KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
+    func inputTransformPhase(x: Int, into v: Int, dtype: DType, channelsLast: Bool = false) -> KernelPhase {
+        if channelsLast && ConvolutionTuning.current.gathers { return gatheredInputTransformPhase(x: x, into: v, dtype: dtype) }
+        return KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
             let zero = e.real(0, dtype)
             e.loop(e.begin, e.end) { plane in
                 let ci = plane % c
                 forEachWindow(e, plane: plane, sample: plane / c) { t, cell in
                     let d = (0..<4).map { i in (0..<4).map { j in Self.load(e, x, cell(i, j), zero: zero) } }
                     let v4 = Self.sandwich(Self.bT, d)
-                    for k in 0..<16 { e.store(v4[k / 4][k % 4], v, transformed(k, channels: c, ci, t)) }
+                    for k in 0..<16 { e.store(v4[k / 4][k % 4], v, transformed(k, channels: c, ci, t, channelsLast: channelsLast)) }
+                }
+            }
+        }
+    }
+
+    /// V = Bᵀ d B with vectors of channels, for the channels-last V of generated weight products where gathers are
+    /// cheap: each window cell gathered across `ConvolutionTuning.vectorLanes` channel planes, 16 contiguous
+    /// vector stores per tile; parallel over (sample, channel block), a last partial block channel by channel.
+    func gatheredInputTransformPhase(x: Int, into v: Int, dtype: DType) -> KernelPhase {
+        let lanes = ConvolutionTuning.current.vectorLanes
+        let blocks = (c + lanes - 1) / lanes
+        return KernelPhase(suffix: "_xtransform", parallelCount: n * blocks) { e in
+            let steps = (0..<lanes).map { $0 * (h * w) }
+            e.loop(e.begin, e.end) { item in
+                let sample = item / blocks, first = item % blocks * lanes
+                func transform(_ channel: IRValue, lanes: Int) {
+                    let zero = e.splat(e.real(0, dtype), lanes: lanes)
+                    forEachWindow(e, plane: sample * c + channel, sample: sample) { t, cell in
+                        // Cells outside read a clamped, in-bounds index and are replaced by zero.
+                        let d = (0..<4).map { i in (0..<4).map { j -> IRValue in
+                            let (index, inside) = cell(i, j)
+                            let value = lanes == 1 ? e.load(x, index) : e.gather(x, index, steps: Array(steps[0..<lanes]))
+                            return inside.map { e.select($0, value, zero) } ?? value
+                        } }
+                        let v4 = Self.sandwich(Self.bT, d)
+                        for k in 0..<16 { e.storeVector(v4[k / 4][k % 4], v, transformed(k, channels: c, channel, t, channelsLast: true)) }
+                    }
+                }
+                if c % lanes == 0 {
+                    transform(first, lanes: lanes)
+                } else {
+                    e.ifThen((item % blocks).equal(e.index(blocks - 1))) {
+                        e.loop(first, e.index(c), vectorize: false) { channel in transform(channel, lanes: 1) }
+                    } else: {
+                        transform(first, lanes: lanes)
+                    }
                 }
             }
         }
@@ -322,33 +365,34 @@ struct WinogradConvolution: Equatable {
     var generatesProducts: Bool { tiles < ConvolutionTuning.current.generatedProductsBelowTiles }
 
     /// The 16 products of one kind: BLAS calls (one phase), or generated blocks parallel over (product,
-    /// row block). The weight product contracts over the tiles, the axis both its operands store
-    /// contiguously, so generated it first copies V transposed into `transposed` ([16, tiles, C]).
-    func productPhases(_ product: Product, dtype: DType, u: Int, v: Int, m: Int, transposed: Int) -> [KernelPhase] {
+    /// row block). Generated, every operand is read along contiguous rows: U[o, c], V[c, tiles] (forward),
+    /// dM[o, tiles], and for the weight product, which contracts over the tiles, a channels-last V[tiles, c].
+    func productPhase(_ product: Product, dtype: DType, u: Int, v: Int, m: Int) -> KernelPhase {
         guard generatesProducts else {
-            return [KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+            return KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
                 for k in 0..<16 { emitProduct(e, product, dtype: dtype, k: k, u: u, v: v, m: m) }
-            }]
+            }
         }
         let lanes = ConvolutionTuning.current.vectorLanes
         let (o, c, tiles) = (o, c, tiles)
-        // forward: M[o, tiles] = U[o, c] · V[c, tiles]; data: dV[c, tiles] = U[o, c]ᵀ · dM[o, tiles];
-        // weight: dU[o, c] = dM[o, tiles] · Vᵀ[tiles, c].
         let kernel: RegisterBlockedProduct
         let operands: (IRValue) -> RegisterBlockedProduct.Operands
         switch product {
         case .forward:
+            // M[o, tiles] = U[o, c] · V[c, tiles].
             kernel = RegisterBlockedProduct(m: o, n: tiles, k: c, lanes: lanes)
             operands = { k in .init(a: u, aBase: k * (o * c), aRowStride: c, aDepthStride: 1,
                                     b: v, bBase: k * (c * tiles), ldb: tiles, c: m, cBase: k * (o * tiles), ldc: tiles) }
         case .data:
+            // dV[c, tiles] = U[o, c]ᵀ · dM[o, tiles].
             kernel = RegisterBlockedProduct(m: c, n: tiles, k: o, lanes: lanes)
             operands = { k in .init(a: u, aBase: k * (o * c), aRowStride: 1, aDepthStride: c,
                                     b: m, bBase: k * (o * tiles), ldb: tiles, c: v, cBase: k * (c * tiles), ldc: tiles) }
         case .weight:
+            // dU[o, c] = dM[o, tiles] · V[tiles, c] (channels last).
             kernel = RegisterBlockedProduct(m: o, n: c, k: tiles, lanes: lanes)
             operands = { k in .init(a: m, aBase: k * (o * tiles), aRowStride: tiles, aDepthStride: 1,
-                                    b: transposed, bBase: k * (tiles * c), ldb: c, c: u, cBase: k * (o * c), ldc: c) }
+                                    b: v, bBase: k * (tiles * c), ldb: c, c: u, cBase: k * (o * c), ldc: c) }
         }
         let blocks = kernel.rowBlocks
         var phase = KernelPhase(suffix: product == .weight ? "_wproduct" : "_product", parallelCount: 16 * blocks) { e in
@@ -357,15 +401,7 @@ struct WinogradConvolution: Equatable {
             }
         }
         phase.isProduct = true
-        guard product == .weight else { return [phase] }
-        // Vᵀ row by row (a row gathers one tile's value across the channels; V[k] stays in cache).
-        let transpose = KernelPhase(suffix: "_vtranspose", parallelCount: 16 * tiles) { e in
-            e.loop(e.begin, e.end) { row in
-                let (k, t) = (row / tiles, row % tiles)
-                e.loop(c) { ci in e.store(e.load(v, (k * c + ci) * tiles + t), transposed, row * c + ci) }
-            }
-        }
-        return [transpose, phase]
+        return phase
     }
 
     /// Scratch shapes: transformed weights (or their gradient) [16, O, C], transformed inputs [16, C, tiles],
@@ -374,55 +410,52 @@ struct WinogradConvolution: Equatable {
         (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, [4, o, c, 3]))
     }
 
-    /// Vᵀ [16, tiles, C] for generated weight products (none for BLAS ones, which read V transposed).
-    func transposedScratch(_ dtype: DType) -> [TensorType] { generatesProducts ? [TensorType(dtype, [16, tiles, c])] : [] }
-
     // MARK: plans
 
     /// Buffers x, w, [bias], y; scratch U, V, M, H.
     func forward(dtype: DType, hasBias: Bool) -> KernelPlan {
         let y = hasBias ? 3 : 2, (u, v, m, h) = (y + 1, y + 2, y + 3, y + 4)
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases:
-            [weightTransformPhase(weight: 1, into: u, through: h), inputTransformPhase(x: 0, into: v, dtype: dtype)]
-            + productPhases(.forward, dtype: dtype, u: u, v: v, m: m, transposed: -1)
-            + [outputPhase(m, into: y, bias: hasBias ? 2 : nil)])
+        return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
+            weightTransformPhase(weight: 1, into: u, through: h), inputTransformPhase(x: 0, into: v, dtype: dtype),
+            productPhase(.forward, dtype: dtype, u: u, v: v, m: m), outputPhase(m, into: y, bias: hasBias ? 2 : nil),
+        ])
     }
 
     /// Buffers gy, w, gx; scratch U, dV, dM, H.
     func backwardInput(dtype: DType) -> KernelPlan {
         let (u, dv, dm, h) = (3, 4, 5, 6)
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases:
-            [weightTransformPhase(weight: 1, into: u, through: h), gyTransformPhase(gy: 0, into: dm, dtype: dtype)]
-            + productPhases(.data, dtype: dtype, u: u, v: dv, m: dm, transposed: -1)
-            + [inputGradientPhase(dv, into: 2, dtype: dtype)])
+        return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
+            weightTransformPhase(weight: 1, into: u, through: h), gyTransformPhase(gy: 0, into: dm, dtype: dtype),
+            productPhase(.data, dtype: dtype, u: u, v: dv, m: dm), inputGradientPhase(dv, into: 2, dtype: dtype),
+        ])
     }
 
     /// Buffers x, gy, gw; scratch dU, V, dM, H.
     func backwardWeight(dtype: DType) -> KernelPlan {
-        let (du, v, dm, h, vt) = (3, 4, 5, 6, 7)
+        let (du, v, dm, h) = (3, 4, 5, 6)
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves] + transposedScratch(dtype),
-                          phases: [inputTransformPhase(x: 0, into: v, dtype: dtype), gyTransformPhase(gy: 1, into: dm, dtype: dtype)]
-                            + productPhases(.weight, dtype: dtype, u: du, v: v, m: dm, transposed: vt)
-                            + [weightGradientPhase(du, into: 2, through: h, suffix: "")])
+        return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
+            inputTransformPhase(x: 0, into: v, dtype: dtype, channelsLast: generatesProducts), gyTransformPhase(gy: 1, into: dm, dtype: dtype),
+            productPhase(.weight, dtype: dtype, u: du, v: v, m: dm), weightGradientPhase(du, into: 2, through: h, suffix: ""),
+        ])
     }
 
     /// Both gradients (a `conv2d_backward` node; buffers gy, w, x, gx, gw; scratch U, V, dM, dU, H): gy's
     /// transform shared; dV overwrites V once every dU has read it.
     func backward(dtype: DType) -> KernelPlan {
-        let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4), (u, v, dm, du, h, vt) = (5, 6, 7, 8, 9, 10)
+        let (gy, weight, x, gx, gw) = (0, 1, 2, 3, 4), (u, v, dm, du, h) = (5, 6, 7, 8, 9)
         // All weight products before the data products overwrite V.
         let products = generatesProducts
-            ? productPhases(.weight, dtype: dtype, u: du, v: v, m: dm, transposed: vt) + productPhases(.data, dtype: dtype, u: u, v: v, m: dm, transposed: -1)
+            ? [productPhase(.weight, dtype: dtype, u: du, v: v, m: dm), productPhase(.data, dtype: dtype, u: u, v: v, m: dm)]
             : [KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
                 for k in 0..<16 { emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm) }
                 for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm) }
             }]
         let s = scratch(dtype)
-        return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.halves] + transposedScratch(dtype), phases: [
-            weightTransformPhase(weight: weight, into: u, through: h), inputTransformPhase(x: x, into: v, dtype: dtype),
+        return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.halves], phases: [
+            weightTransformPhase(weight: weight, into: u, through: h), inputTransformPhase(x: x, into: v, dtype: dtype, channelsLast: generatesProducts),
             gyTransformPhase(gy: gy, into: dm, dtype: dtype)] + products + [
             weightGradientPhase(du, into: gw, through: h, suffix: "_wgrad"), inputGradientPhase(v, into: gx, dtype: dtype),
         ])
