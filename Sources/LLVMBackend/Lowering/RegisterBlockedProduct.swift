@@ -8,7 +8,7 @@ import GraphIR
 ///
 /// Why: Winograd's 16 products on MUNIT's 16×16 residual planes are only 64 columns wide; OpenBLAS packs
 /// and threads each of them as if it were large and reaches about half the rate it gets on wide products,
-/// while these blocks, split over the runtime's threads by (product, row block), need no packing at all
+/// while these blocks, split over the runtime's threads by (product, column block), need no packing at all
 /// (`benchmarks/gemm_shapes.c` shapes; numbers in docs/GEMM.md).
 struct RegisterBlockedProduct {
     let m, n, k: Int
@@ -19,7 +19,10 @@ struct RegisterBlockedProduct {
     /// broadcast fill AVX-512's register file; AVX2's 16 registers take 6 × 2.
     static let rows = 6
     var vectors: Int { lanes >= 16 ? 4 : 2 }
-    var rowBlocks: Int { (m + Self.rows - 1) / Self.rows }
+    var width: Int { vectors * lanes }
+    /// Column blocks of `width` columns, the last one holding whatever is left (fewer vectors, then single
+    /// columns) when `width` does not divide n.
+    var columnBlocks: Int { (n + width - 1) / width }
 
     /// Where the operands are: element offsets (run-time values, e.g. the product's index times its size)
     /// and strides in elements.
@@ -29,39 +32,34 @@ struct RegisterBlockedProduct {
         var c: Int, cBase: IRValue, ldc: Int
     }
 
-    /// Emits the results of row block `block` (a run-time value in 0 ..< rowBlocks).
-    func emitRowBlock(_ e: KernelEmitter, _ block: IRValue, _ x: Operands, dtype: DType) {
-        let remainder = m % Self.rows
-        let firstRow = block * Self.rows
-        if remainder == 0 {
-            emitRows(e, firstRow, count: Self.rows, x, dtype: dtype)
-        } else {
-            e.ifThen(block.equal(e.index(rowBlocks - 1))) {
-                emitRows(e, firstRow, count: remainder, x, dtype: dtype)
-            } else: {
-                emitRows(e, firstRow, count: Self.rows, x, dtype: dtype)
+    /// Emits every row of column block `block` (a run-time value in 0 ..< columnBlocks). Rows innermost, so
+    /// the block's slice of B (depth × width) stays in cache while A streams past it.
+    func emitColumnBlock(_ e: KernelEmitter, _ block: IRValue, _ x: Operands, dtype: DType) {
+        let fullBlocks = n / width
+        guard fullBlocks < columnBlocks else { return emitAllRows(e, column: block * width, vectors: vectors, lanes: lanes, x, dtype: dtype) }
+        e.ifThen(block.lessThan(e.index(fullBlocks))) {
+            emitAllRows(e, column: block * width, vectors: vectors, lanes: lanes, x, dtype: dtype)
+        } else: {
+            let first = fullBlocks * width, leftVectors = (n - first) / lanes, tail = first + leftVectors * lanes
+            if leftVectors > 0 { emitAllRows(e, column: e.index(first), vectors: leftVectors, lanes: lanes, x, dtype: dtype) }
+            if tail < n {
+                e.loop(e.index(tail), e.index(n), vectorize: false) { column in
+                    emitAllRows(e, column: column, vectors: 1, lanes: 1, x, dtype: dtype)
+                }
             }
         }
     }
 
-    /// Every column of rows firstRow ..< firstRow + count: full blocks, then whole vectors, then single columns.
-    private func emitRows(_ e: KernelEmitter, _ firstRow: IRValue, count: Int, _ x: Operands, dtype: DType) {
-        let width = vectors * lanes
-        let fullBlocks = n / width
-        if fullBlocks > 0 {
-            e.loop(e.index(0), e.index(fullBlocks), vectorize: false) { column in
-                emitTile(e, firstRow, rows: count, column * width, vectors: vectors, lanes: lanes, x, dtype: dtype)
+    /// Tiles of `rows` rows down the whole of m at one column.
+    private func emitAllRows(_ e: KernelEmitter, column: IRValue, vectors: Int, lanes: Int, _ x: Operands, dtype: DType) {
+        let fullRows = m / Self.rows
+        if fullRows > 0 {
+            e.loop(e.index(0), e.index(fullRows), vectorize: false) { block in
+                emitTile(e, block * Self.rows, rows: Self.rows, column, vectors: vectors, lanes: lanes, x, dtype: dtype)
             }
         }
-        let leftVectors = (n - fullBlocks * width) / lanes
-        if leftVectors > 0 {
-            emitTile(e, firstRow, rows: count, e.index(fullBlocks * width), vectors: leftVectors, lanes: lanes, x, dtype: dtype)
-        }
-        let tail = fullBlocks * width + leftVectors * lanes
-        if tail < n {
-            e.loop(e.index(tail), e.index(n), vectorize: false) { column in
-                emitTile(e, firstRow, rows: count, column, vectors: 1, lanes: 1, x, dtype: dtype)
-            }
+        if m % Self.rows > 0 {
+            emitTile(e, e.index(fullRows * Self.rows), rows: m % Self.rows, column, vectors: vectors, lanes: lanes, x, dtype: dtype)
         }
     }
 

@@ -17,11 +17,11 @@ public struct CompileOptions: Sendable {
     /// The CPU kernels are generated for (`TargetCPU.named`), or nil for what `MUNITC_TARGET_CPU` says,
     /// which defaults to the host.
     public var targetCPU: String?
-    /// The fewest tiles for which 3×3 convolutions take Winograd, or nil for the target's default (128 for
-    /// AVX-512 code, else none; see `ConvolutionTuning`). Tests set 0 to reach Winograd on small planes.
+    /// The fewest tiles for which 3×3 convolutions take Winograd, or nil for the target's default (none; see
+    /// `ConvolutionTuning`). Tests set a minimum to reach the other algorithms.
     public var winogradMinimumTiles: Int?
     /// Winograd products narrower than this many tiles are generated register-blocked kernels instead of
-    /// BLAS calls, or nil for the target's default (128 for AVX-512 code, else none). Tests set it to reach
+    /// BLAS calls, or nil for the target's default (every product for AVX-512 code, none for AVX2). Tests set it to reach
     /// both kinds of product on any machine.
     public var generatedProductsBelowTiles: Int?
     /// Write each output `next.X` straight over argument X where the node computing it is the last to read

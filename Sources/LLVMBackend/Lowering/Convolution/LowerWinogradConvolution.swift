@@ -365,7 +365,7 @@ struct WinogradConvolution: Equatable {
     var generatesProducts: Bool { tiles < ConvolutionTuning.current.generatedProductsBelowTiles }
 
     /// The 16 products of one kind: BLAS calls (one phase), or generated blocks parallel over (product,
-    /// row block). Generated, every operand is read along contiguous rows: U[o, c], V[c, tiles] (forward),
+    /// column block). Generated, every operand is read along contiguous rows: U[o, c], V[c, tiles] (forward),
     /// dM[o, tiles], and for the weight product, which contracts over the tiles, a channels-last V[tiles, c].
     func productPhase(_ product: Product, dtype: DType, u: Int, v: Int, m: Int) -> KernelPhase {
         guard generatesProducts else {
@@ -394,10 +394,10 @@ struct WinogradConvolution: Equatable {
             operands = { k in .init(a: m, aBase: k * (o * tiles), aRowStride: tiles, aDepthStride: 1,
                                     b: v, bBase: k * (tiles * c), ldb: c, c: u, cBase: k * (o * c), ldc: c) }
         }
-        let blocks = kernel.rowBlocks
+        let blocks = kernel.columnBlocks
         var phase = KernelPhase(suffix: product == .weight ? "_wproduct" : "_product", parallelCount: 16 * blocks) { e in
             e.loop(e.begin, e.end) { item in
-                kernel.emitRowBlock(e, item % blocks, operands(item / blocks), dtype: dtype)
+                kernel.emitColumnBlock(e, item % blocks, operands(item / blocks), dtype: dtype)
             }
         }
         phase.isProduct = true
