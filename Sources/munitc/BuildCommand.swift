@@ -22,7 +22,7 @@ struct Build: ParsableCommand {
     enum OptimizationLevel: String, EnumerableFlag {
         case O0, O1, O2, O3
         static func name(for value: OptimizationLevel) -> NameSpecification { .customLong(value.rawValue, withSingleDash: true) }
-        static func help(for value: OptimizationLevel) -> ArgumentHelp? { value == .O3 ? "LLVM optimisation level (default -O3)." : nil }
+        static func help(for value: OptimizationLevel) -> ArgumentHelp? { value == .O2 ? "LLVM optimisation level (default -O2: on MUNIT's kernels as fast as -O3 in half the compile time)." : nil }
         var level: Int { Int(rawValue.dropFirst())! }
     }
 
@@ -39,7 +39,7 @@ struct Build: ParsableCommand {
     @Option(help: "adam: ε.") var eps = 1e-8
     @Option(help: "adam and sgd: L2 weight decay added to the gradient.") var weightDecay = 0.0
     @Option(help: "sgd: momentum.") var momentum = 0.0
-    @Flag var optimization: OptimizationLevel = .O3
+    @Flag var optimization: OptimizationLevel = .O2
     @Flag(help: "Leave the fusion passes out of the default pipeline.") var noFuse = false
     @Option(help: "What to write: graph, llvm (optimised IR), asm, or obj (with OUT.json).") var emit: EmitKind = .graph
     @Option(name: [.short, .long], help: "Write the result here instead of standard output.") var output: String?

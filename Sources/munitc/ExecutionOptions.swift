@@ -30,7 +30,7 @@ struct ExecutionOptions: ParsableArguments {
     var memoryBudget: MemoryBudget { (try? MemoryBudget.resolve(option: maxMemory)) ?? .available() }
 
     var compileOptions: CompileOptions {
-        var options = CompileOptions(optimizationLevel: 3, threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
+        var options = CompileOptions(optimizationLevel: 2, threads: threads ?? Munitc.job?.threadsPerRank, targetCPU: targetCPU)
         options.memoryBudget = memoryBudget
         return options
     }

@@ -20,7 +20,7 @@ enum BackendHarness {
     /// `scaled`: errors relative to 1 + the output's largest magnitude instead of each element's own (for sums
     /// of many terms, whose float32 rounding follows the terms' size, not the sum's).
     /// `template` carries any other compile option (the tuning overrides), the same on every target.
-    static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 3,
+    static func compare(_ cases: [BackendCase], seed: UInt64 = 1, threads: Int = 2, optimizationLevel: Int = 2,
                         guarded: Bool = true, scaled: Bool = false, template: CompileOptions = CompileOptions(),
                         transform: (Graph) throws -> Graph = { $0 }) throws -> [String: Double] {
         let b = GraphBuilder(name: "cases")

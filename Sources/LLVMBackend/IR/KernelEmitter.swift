@@ -204,7 +204,9 @@ final class KernelEmitter {
     /// gathers and scatters (AVX-512), ten times slower than the scalar rows.
     /// `compact: true` lets it vectorise but without interleaving or a vectorised remainder: a fraction of the
     /// code (and compile time) for loops too short to need more.
-    func loop(_ lo: IRValue, _ hi: IRValue, vectorize: Bool = true, compact: Bool = false, _ body: (IRValue) -> Void) {
+    /// `unroll: false` keeps LLVM from unrolling it: for loops whose body is already explicit vector code (a
+    /// generated product's depth loop), where unrolling adds compile time and no speed.
+    func loop(_ lo: IRValue, _ hi: IRValue, vectorize: Bool = true, compact: Bool = false, unroll: Bool = true, _ body: (IRValue) -> Void) {
         let counter = variable(lo)
         let function = LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))
         let header = LLVMAppendBasicBlockInContext(ir.context, function, "loop")
@@ -218,9 +220,10 @@ final class KernelEmitter {
         body(i)
         counter.value = i + 1
         let latch = LLVMBuildBr(builder, header)
-        if !vectorize || compact {
-            let properties: [(String, Int)] = !vectorize ? [("llvm.loop.vectorize.enable", 0)]
-                : [("llvm.loop.interleave.count", 1), ("llvm.loop.vectorize.epilogue.enable", 0), ("llvm.loop.unroll.disable", 1)]
+        var properties: [(String, Int)] = !vectorize ? [("llvm.loop.vectorize.enable", 0)]
+            : compact ? [("llvm.loop.interleave.count", 1), ("llvm.loop.vectorize.epilogue.enable", 0), ("llvm.loop.unroll.disable", 1)] : []
+        if !unroll && !(vectorize && compact) { properties.append(("llvm.loop.unroll.disable", 1)) }
+        if !properties.isEmpty {
             LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(ir.context, "llvm.loop", 9), loopID(properties))
         }
         LLVMPositionBuilderAtEnd(builder, exit)

@@ -43,7 +43,7 @@ struct RegisterBlockedProduct {
             let first = fullBlocks * width, leftVectors = (n - first) / lanes, tail = first + leftVectors * lanes
             if leftVectors > 0 { emitAllRows(e, column: e.index(first), vectors: leftVectors, lanes: lanes, x, dtype: dtype) }
             if tail < n {
-                e.loop(e.index(tail), e.index(n), vectorize: false) { column in
+                e.loop(e.index(tail), e.index(n), vectorize: false, unroll: false) { column in
                     emitAllRows(e, column: column, vectors: 1, lanes: 1, x, dtype: dtype)
                 }
             }
@@ -54,7 +54,7 @@ struct RegisterBlockedProduct {
     private func emitAllRows(_ e: KernelEmitter, column: IRValue, vectors: Int, lanes: Int, _ x: Operands, dtype: DType) {
         let fullRows = m / Self.rows
         if fullRows > 0 {
-            e.loop(e.index(0), e.index(fullRows), vectorize: false) { block in
+            e.loop(e.index(0), e.index(fullRows), vectorize: false, unroll: false) { block in
                 emitTile(e, block * Self.rows, rows: Self.rows, column, vectors: vectors, lanes: lanes, x, dtype: dtype)
             }
         }
@@ -68,7 +68,7 @@ struct RegisterBlockedProduct {
                           _ x: Operands, dtype: DType) {
         let zero = e.splat(e.real(0, dtype), lanes: lanes)
         let sums = (0..<rows).map { _ in (0..<vectors).map { _ in e.variable(zero) } }
-        e.loop(e.index(0), e.index(k), vectorize: false) { depth in
+        e.loop(e.index(0), e.index(k), vectorize: false, unroll: false) { depth in
             let bRow = x.bBase + depth * x.ldb + column
             let bs = (0..<vectors).map { v in e.loadVector(x.b, bRow + v * lanes, lanes: lanes) }
             for r in 0..<rows {

@@ -3,8 +3,13 @@ import Foundation
 /// Choices of convolution algorithm that depend on the machine, fixed per compile: the lowerings read
 /// them through `current` while a `GraphCompiler` lowers a graph on its thread.
 struct ConvolutionTuning: Equatable, Sendable {
-    /// Winograd F(2×2, 3×3) needs at least this many tiles (its 16 GEMMs' width) to be chosen.
+    /// Winograd F(2×2, 3×3) needs at least this many tiles per sample to be chosen (counted per sample, so
+    /// that a sample's result does not depend on how many others share its batch).
     ///
+    /// 64 (a 16×16 plane) on every target: below it the speed does not matter and Winograd's larger float32
+    /// rounding does. NVlabs' `unit_tiny` recording (8×8 residual planes, 16 tiles a sample) fails the update
+    /// rule at iteration 2 with Winograd (849 of 247,642 elements beyond 1% of lr, a ReLU gate within
+    /// rounding of 0 taken the other way) and holds with the direct product.
     ///
     /// Measured on a Xeon (sapphirerapids, AVX-512, OpenBLAS SkylakeX), MUNIT's residual blocks
     /// (256 channels): at 16×16 planes (64 tiles) Winograd with OpenBLAS's 16 narrow products made the whole
@@ -12,7 +17,7 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// (`generatedProductsBelowTiles`) and gathered weight transforms it beats the GEMM (0.70 against 0.79 s);
     /// at 32×32 (256 tiles) and 64×64 planes Winograd with OpenBLAS products wins (2.17 against 2.54 s at
     /// 128×128, 7.09 against 8.72 s at 256×256). On AVX2 (Zen 3) Winograd was measured faster at 16×16
-    /// already. So no minimum by default; tests set one to reach the other algorithms.
+    /// already.
     var winogradMinimumTiles: Int
     /// Winograd products narrower than this many tiles are generated register-blocked kernels
     /// (`RegisterBlockedProduct`) rather than BLAS calls; 0: always BLAS, `.max`: always generated.
@@ -32,7 +37,7 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// 6.9 → 6.6 s. AVX2 code keeps what Zen 3 measured fastest (Winograd with OpenBLAS products
     /// everywhere): no AVX2 machine has timed the generated products yet.
     init(for target: TargetCPU) {
-        winogradMinimumTiles = 0
+        winogradMinimumTiles = 64
         generatedProductsBelowTiles = target.isa >= .avx512 ? .max : 0
         vectorLanes = target.isa.floatLanes
         gathers = target.isa >= .avx512

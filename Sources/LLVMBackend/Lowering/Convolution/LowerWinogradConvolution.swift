@@ -32,7 +32,7 @@ struct WinogradConvolution: Equatable {
     init?(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
         guard [rows, cols].allSatisfy({ $0.kernel == 3 && $0.stride == 1 && $0.scale == 1 }),
               c >= Self.minimumChannels, o >= Self.minimumChannels,
-              n * ((rows.outputs + 1) / 2) * ((cols.outputs + 1) / 2) >= ConvolutionTuning.current.winogradMinimumTiles
+              ((rows.outputs + 1) / 2) * ((cols.outputs + 1) / 2) >= ConvolutionTuning.current.winogradMinimumTiles
         else { return nil }
         (self.n, self.c, self.o, h, w, oh, ow) = (n, c, o, rows.source, cols.source, rows.outputs, cols.outputs)
         padding = GatherAxis.inputName(rows, cols)
@@ -141,7 +141,7 @@ struct WinogradConvolution: Equatable {
             e.loop(e.begin, e.end) { row in
                 let vectorPart = inner / lanes * lanes
                 if vectorPart > 0 {
-                    e.loop(e.index(0), e.index(inner / lanes), vectorize: false) { block in transform(row, block * lanes, lanes: lanes) }
+                    e.loop(e.index(0), e.index(inner / lanes), vectorize: false, unroll: false) { block in transform(row, block * lanes, lanes: lanes) }
                 }
                 if vectorPart < inner {
                     e.loop(e.index(vectorPart), e.index(inner), vectorize: false) { i in transform(row, i, lanes: 1) }
