@@ -78,6 +78,13 @@ struct GraphSize {
         }
         batch = global / ranks
     }
+
+    /// One sample of this size, on all the job's samples as ranks: the graph `VirtualRanks` copies per sample.
+    var oneSample: GraphSize {
+        var one = self
+        (one.batch, one.ranks) = (1, batch * ranks)
+        return one
+    }
 }
 
 /// Builds one of the graphs of `config.trainer` (MUNIT or UNIT) for `config`, following NVlabs' trainer.
@@ -93,9 +100,9 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
     case .disLoss: return try disLossGraph(config, size)
     case .genLoss: return try genLossGraph(config, size)
     case .disStep:
-        return try trainingStep(disLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_dis_step")
+        return try trainingStep(disLossGraph(config, size.oneSample), config: config, size: size, name: "\(prefix)_dis_step")
     case .genStep:
-        return try trainingStep(genLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_gen_step",
+        return try trainingStep(genLossGraph(config, size.oneSample), config: config, size: size, name: "\(prefix)_gen_step",
                                 average: config.emaBeta != nil)
     case .translate:
         switch config.trainer {
@@ -127,14 +134,16 @@ func adamOptions(_ config: MUNITConfig) -> AdamOptions {
 }
 
 /// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update;
-/// with `average`, the parameters' moving average (`EMAPass`) after it; over several ranks, with the batch
-/// statistics and the gradients combined across them.
-func trainingStep(_ loss: Graph, config: MUNITConfig, ranks: Int = 1, name: String, average: Bool = false) throws -> Graph {
+/// with `average`, the parameters' moving average (`EMAPass`) after it. `loss` is built for one sample; a
+/// batch of several (on this process, or over several ranks) runs each sample as a rank of its own
+/// (`VirtualRanks`), so the step computes the same bits whatever the number of processes.
+func trainingStep(_ loss: Graph, config: MUNITConfig, size: GraphSize, name: String, average: Bool = false) throws -> Graph {
     // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
     // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
     // frozen networks' inputs).
-    let differentiate: [any Pass] = ranks == 1 ? [Autodiff()]
-        : [SyncBatchStatistics(ranks: ranks), Autodiff(), DataParallel(ranks: ranks)]
+    let samples = size.batch * size.ranks
+    let differentiate: [any Pass] = samples == 1 ? [Autodiff()]
+        : [SyncBatchStatistics(ranks: samples), Autodiff(), DataParallel(ranks: samples), VirtualRanks(samples: size.batch, ranks: size.ranks)]
     let optimizer: [any Pass] = [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
     let manager = PassManager(pipeline: differentiate + optimizer + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
