@@ -133,22 +133,26 @@ func adamOptions(_ config: MUNITConfig) -> AdamOptions {
     AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
 }
 
-/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update;
-/// with `average`, the parameters' moving average (`EMAPass`) after it. `loss` is built for one sample; a
-/// batch of several (on this process, or over several ranks) runs each sample as a rank of its own
-/// (`VirtualRanks`), so the step computes the same bits whatever the number of processes.
+/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update, then
+/// the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
+/// norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the frozen
+/// networks' inputs).
 func trainingStep(_ loss: Graph, config: MUNITConfig, size: GraphSize, name: String, average: Bool = false) throws -> Graph {
-    // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
-    // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
-    // frozen networks' inputs).
-    let samples = size.batch * size.ranks
-    let differentiate: [any Pass] = samples == 1 ? [Autodiff()]
-        : [SyncBatchStatistics(ranks: samples), Autodiff(), DataParallel(ranks: samples), VirtualRanks(samples: size.batch, ranks: size.ranks)]
-    let optimizer: [any Pass] = [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
-    let manager = PassManager(pipeline: differentiate + optimizer + PassRegistry.cleanupPipeline())
+    let manager = PassManager(pipeline: stepPasses(config: config, size: size, average: average) + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
     step.name = name
     return step
+}
+
+/// The passes from a loss graph built for one sample (`GraphSize.oneSample`) to the step before clean-up:
+/// autodiff, Adam and, with `average`, the parameters' moving average (`EMAPass`). A batch of several samples
+/// (on this process, or over several ranks) runs each sample as a rank of its own (`VirtualRanks`), so the
+/// step computes the same bits whatever the number of processes.
+func stepPasses(config: MUNITConfig, size: GraphSize, average: Bool) -> [any Pass] {
+    let samples = size.batch * size.ranks
+    let differentiate: [any Pass] = samples == 1 ? [Autodiff()]
+        : [SyncBatchStatistics(ranks: samples), Autodiff(), DataParallel(ranks: samples), VirtualRanks(samples: size.batch, ranks: size.ranks)]
+    return differentiate + [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
 }
 
 /// test.py's translation: `c` = content of `x` by the source generator, decoded by the target generator's
