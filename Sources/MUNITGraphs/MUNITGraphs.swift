@@ -78,6 +78,13 @@ struct GraphSize {
         }
         batch = global / ranks
     }
+
+    /// One sample of this size, on all the job's samples as ranks: the graph `VirtualRanks` copies per sample.
+    var oneSample: GraphSize {
+        var one = self
+        (one.batch, one.ranks) = (1, batch * ranks)
+        return one
+    }
 }
 
 /// Builds one of the graphs of `config.trainer` (MUNIT or UNIT) for `config`, following NVlabs' trainer.
@@ -93,9 +100,9 @@ public func buildMUNITGraph(_ kind: MUNITGraphKind, config: MUNITConfig, options
     case .disLoss: return try disLossGraph(config, size)
     case .genLoss: return try genLossGraph(config, size)
     case .disStep:
-        return try trainingStep(disLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_dis_step")
+        return try trainingStep(disLossGraph(config, size.oneSample), config: config, size: size, name: "\(prefix)_dis_step")
     case .genStep:
-        return try trainingStep(genLossGraph(config, size), config: config, ranks: size.ranks, name: "\(prefix)_gen_step",
+        return try trainingStep(genLossGraph(config, size.oneSample), config: config, size: size, name: "\(prefix)_gen_step",
                                 average: config.emaBeta != nil)
     case .translate:
         switch config.trainer {
@@ -126,20 +133,26 @@ func adamOptions(_ config: MUNITConfig) -> AdamOptions {
     AdamOptions(beta1: config.beta1, beta2: config.beta2, epsilon: 1e-8, weightDecay: config.weightDecay)
 }
 
-/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update;
-/// with `average`, the parameters' moving average (`EMAPass`) after it; over several ranks, with the batch
-/// statistics and the gradients combined across them.
-func trainingStep(_ loss: Graph, config: MUNITConfig, ranks: Int = 1, name: String, average: Bool = false) throws -> Graph {
-    // Then the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
-    // norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the
-    // frozen networks' inputs).
-    let differentiate: [any Pass] = ranks == 1 ? [Autodiff()]
-        : [SyncBatchStatistics(ranks: ranks), Autodiff(), DataParallel(ranks: ranks)]
-    let optimizer: [any Pass] = [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
-    let manager = PassManager(pipeline: differentiate + optimizer + PassRegistry.cleanupPipeline())
+/// The loss graph differentiated with respect to its trainable parameters, then PyTorch Adam's update, then
+/// the clean-up passes every pipeline ends with (PassRegistry.cleanupPipeline: folding, identities,
+/// norm-cancelled conv biases, CSE, and dce dropping gradients nobody reads, w.r.t. the images and the frozen
+/// networks' inputs).
+func trainingStep(_ loss: Graph, config: MUNITConfig, size: GraphSize, name: String, average: Bool = false) throws -> Graph {
+    let manager = PassManager(pipeline: stepPasses(config: config, size: size, average: average) + PassRegistry.cleanupPipeline())
     var (step, _) = try manager.run(loss)
     step.name = name
     return step
+}
+
+/// The passes from a loss graph built for one sample (`GraphSize.oneSample`) to the step before clean-up:
+/// autodiff, Adam and, with `average`, the parameters' moving average (`EMAPass`). A batch of several samples
+/// (on this process, or over several ranks) runs each sample as a rank of its own (`VirtualRanks`), so the
+/// step computes the same bits whatever the number of processes.
+func stepPasses(config: MUNITConfig, size: GraphSize, average: Bool) -> [any Pass] {
+    let samples = size.batch * size.ranks
+    let differentiate: [any Pass] = samples == 1 ? [Autodiff()]
+        : [SyncBatchStatistics(ranks: samples), Autodiff(), DataParallel(ranks: samples), VirtualRanks(samples: size.batch, ranks: size.ranks)]
+    return differentiate + [AdamPass(options: adamOptions(config))] + (average ? [EMAPass()] : [])
 }
 
 /// test.py's translation: `c` = content of `x` by the source generator, decoded by the target generator's

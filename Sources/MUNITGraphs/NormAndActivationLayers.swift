@@ -84,6 +84,9 @@ struct NormLayer {
             return try b.adain(x, weight: adain.weight, bias: adain.bias)
         case .batch:
             try updateRunningStatistics(x)
+            // Over several ranks (a step's samples run as ranks of one sample each), spelled out: the op would
+            // refuse a batch of 1 on 1×1 planes, and `sync-batch-statistics` all-reduces the statistics.
+            guard scope.context.ranks == 1 else { return try b.batchNormSpelledOut(x, gamma: required(gamma), beta: required(beta)) }
             return try b.batchNorm(x, gamma: required(gamma), beta: required(beta))
         }
     }

@@ -6,8 +6,11 @@ public struct PassSettings: Sendable {
     public var wrt: String?
     public var adam = AdamOptions()
     public var sgd = SGDOptions()
-    /// The number of ranks for `sync-batch-statistics` and `data-parallel`.
+    /// The number of ranks for `sync-batch-statistics` and `data-parallel` (with `virtual-ranks`, every sample
+    /// of the job is one).
     public var ranks = 2
+    /// `virtual-ranks`: how many of those ranks each process runs, one sample each (it must divide `ranks`).
+    public var samples = 2
     public init() {}
 }
 
@@ -21,6 +24,12 @@ public enum PassRegistry {
         (SyncBatchStatistics.name, { SyncBatchStatistics(ranks: $0.ranks) }),
         (Autodiff.name, { try Autodiff(matching: $0.wrt) }),
         (DataParallel.name, { DataParallel(ranks: $0.ranks) }),
+        (VirtualRanks.name, { settings in
+            guard settings.samples >= 1, settings.ranks % settings.samples == 0 else {
+                throw PassError(pass: VirtualRanks.name, "\(settings.samples) samples per process do not divide \(settings.ranks) ranks")
+            }
+            return VirtualRanks(samples: settings.samples, ranks: settings.ranks / settings.samples)
+        }),
         (AdamPass.name, { AdamPass(options: $0.adam) }),
         (SGDPass.name, { SGDPass(options: $0.sgd) }),
         (EMAPass.name, { _ in EMAPass() }),

@@ -67,14 +67,9 @@ public struct SyncBatchStatistics: Pass {
     /// Training-mode batch norm over the ranks' samples together: mean and centred variance per channel,
     /// each averaged over the ranks (every rank holds the same number of samples).
     private func synchronizedBatchNorm(_ b: GraphBuilder, _ operands: [ValueID], eps: Double) throws -> ValueID {
-        let (x, gamma, beta) = (operands[0], operands[1], operands[2])
-        let channels = b.shape(of: x)[1]
-        let mean = try b.allReduce([b.reduceMean(x, axes: [0, 2, 3], keepdims: true)], .mean, ranks: ranks)[0]
-        let centred = try b.sub(x, mean)
-        let variance = try b.allReduce([b.reduceMean(b.square(centred), axes: [0, 2, 3], keepdims: true)], .mean, ranks: ranks)[0]
-        let normalized = try b.div(centred, b.sqrt(b.shift(variance, by: eps)))
-        let perChannel = [1, channels, 1, 1]
-        return try b.add(b.mul(normalized, b.reshape(gamma, to: perChannel)), b.reshape(beta, to: perChannel))
+        try b.batchNormSpelledOut(operands[0], gamma: operands[1], beta: operands[2], eps: eps) { statistic in
+            try b.allReduce([statistic], .mean, ranks: ranks)[0]
+        }
     }
 
     /// Throws unless `node` keeps each sample to itself along axis 0 (which every op of MUNIT's forward

@@ -7,7 +7,7 @@ import Passes
 extension EmitKind: ExpressibleByArgument {}
 
 /// `munitc build FILE.graph [-O0|-O1|-O2|-O3] [--train adam|sgd] [--passes LIST] [--disable-pass NAME]
-/// [--print-ir-after NAME|all] [--emit graph|llvm|asm|obj] [-o|--output OUT] [--threads N] [--ranks N]`
+/// [--print-ir-after NAME|all] [--emit graph|llvm|asm|obj] [-o|--output OUT] [--threads N] [--ranks N] [--samples N]`
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the compiler pipeline on a graph, generate its kernels, and print a build report.",
@@ -45,10 +45,12 @@ struct Build: ParsableCommand {
     @Option(name: [.short, .long], help: "Write the result here instead of standard output.") var output: String?
     @Option(help: "Threads the compiled step will use (recorded; default: every core).") var threads: Int?
     @Option(help: "sync-batch-statistics and data-parallel: the ranks the batch is split over.") var ranks = 2
+    @Option(help: "virtual-ranks: how many of those ranks (one sample each) one process runs.") var samples = 2
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if ranks < 1 { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+        if samples < 1 || ranks % samples != 0 { throw ValidationError("--samples must be at least 1 and divide --ranks (\(ranks)), got \(samples)") }
         if emit == .obj && output == nil { throw ValidationError("--emit obj needs -o FILE (an object file is binary)") }
     }
 
@@ -58,6 +60,7 @@ struct Build: ParsableCommand {
             var settings = PassSettings()
             settings.wrt = wrt
             settings.ranks = ranks
+            settings.samples = samples
             settings.adam = AdamOptions(beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: weightDecay)
             settings.sgd = SGDOptions(momentum: momentum, weightDecay: weightDecay)
             let pipeline: [any Pass]

@@ -104,14 +104,25 @@ import Testing
         }
         let actual = try Executable(graph: compiled, options: CompileOptions(optimizationLevel: 2, threads: 2)).run(arguments)
         #expect(Set(actual.keys) == Set(expected.keys))
+        // The replay rules: a gradient whose true value is 0 (a conv bias before batch norm, which is spelled out
+        // in elementary ops since a step's samples run as ranks) is rounding noise on both sides, which must stay
+        // small against the median gradient.
+        let norms = expected.filter { $0.key.hasPrefix("grad.") }.map { norm($0.value.scalars) }.sorted()
+        let median = norms.isEmpty ? 0 : norms[norms.count / 2]
         for (name, e) in expected {
             let a = try #require(actual[name])
+            if name.hasPrefix("grad."), norm(e.scalars) < 1e-5 * median {
+                #expect(norm(a.scalars) < 1e-4 * median, "variant \(variant) \(kind.rawValue) \(name): a null gradient became \(norm(a.scalars))")
+                continue
+            }
             let scale = e.scalars.map { Swift.abs($0) }.max() ?? 0
             let worst = zip(e.scalars, a.scalars).map { Swift.abs($0 - $1) }.max() ?? 0
             // Relative to the tensor's own scale: gradients pass through norms that amplify rounding.
             #expect(worst <= 1e-3 * Swift.max(scale, 1e-6), "variant \(variant) \(kind.rawValue) \(name): \(worst) of \(scale)")
         }
     }
+
+    private func norm(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 }
 
 /// Fused graphs: the elementwise kernels of `fuse-elementwise` compute exactly what the unfused kernels do.

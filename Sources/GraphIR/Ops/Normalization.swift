@@ -207,4 +207,19 @@ extension GraphBuilder {
     public func batchNorm(_ x: ValueID, gamma: ValueID, beta: ValueID, eps: Double = 1e-5) throws -> ValueID {
         try apply(Ops.batchNorm, [x, gamma, beta], ["eps": .float(eps)])
     }
+
+    /// `batch_norm` in elementary ops: the per-channel mean, the (biased) variance centred on it, then the
+    /// affine map. `statistic` sees each statistic as soon as it is reduced (`sync-batch-statistics` averages
+    /// it over the ranks there); with one sample per rank the op itself would be refused on 1×1 planes, where
+    /// only the ranks together hold more than one value per channel.
+    public func batchNormSpelledOut(_ x: ValueID, gamma: ValueID, beta: ValueID, eps: Double = 1e-5,
+                                    statistic: (ValueID) throws -> ValueID = { $0 }) throws -> ValueID {
+        let channels = shape(of: x)[1]
+        let mean = try statistic(reduceMean(x, axes: [0, 2, 3], keepdims: true))
+        let centred = try sub(x, mean)
+        let variance = try statistic(reduceMean(square(centred), axes: [0, 2, 3], keepdims: true))
+        let normalized = try div(centred, sqrt(shift(variance, by: eps)))
+        let perChannel = [1, channels, 1, 1]
+        return try add(mul(normalized, reshape(gamma, to: perChannel)), reshape(beta, to: perChannel))
+    }
 }
