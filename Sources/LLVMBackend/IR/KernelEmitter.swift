@@ -222,7 +222,7 @@ final class KernelEmitter {
         let latch = LLVMBuildBr(builder, header)
         var properties: [(String, Int)] = !vectorize ? [("llvm.loop.vectorize.enable", 0)]
             : compact ? [("llvm.loop.interleave.count", 1), ("llvm.loop.vectorize.epilogue.enable", 0), ("llvm.loop.unroll.disable", 1)] : []
-        if !unroll && !(vectorize && compact) { properties.append(("llvm.loop.unroll.disable", 1)) }
+        if !unroll && !properties.contains(where: { $0.0 == "llvm.loop.unroll.disable" }) { properties.append(("llvm.loop.unroll.disable", 1)) }
         if !properties.isEmpty {
             LLVMSetMetadata(latch, LLVMGetMDKindIDInContext(ir.context, "llvm.loop", 9), loopID(properties))
         }

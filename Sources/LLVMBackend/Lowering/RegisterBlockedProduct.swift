@@ -1,4 +1,3 @@
-internal import CLLVM
 import GraphIR
 
 /// A small matrix product generated for the host's vector width instead of a BLAS call:
@@ -84,49 +83,5 @@ struct RegisterBlockedProduct {
                 e.storeVector(sums[r][v].value, x.c, x.cBase + (firstRow + r) * x.ldc + column + v * lanes)
             }
         }
-    }
-}
-
-extension KernelEmitter {
-    /// `value` in every one of `lanes` lanes (itself for 1).
-    func splat(_ value: IRValue, lanes: Int) -> IRValue {
-        guard lanes > 1 else { return value }
-        let type = LLVMVectorType(value.type, UInt32(lanes))
-        let single = LLVMBuildInsertElement(builder, LLVMGetPoison(type), value.ref, LLVMConstInt(ir.i32, 0, 0), "")
-        return wrap(LLVMBuildShuffleVector(builder, single, LLVMGetPoison(type), LLVMConstNull(LLVMVectorType(ir.i32, UInt32(lanes))), ""))
-    }
-
-    /// Elements index ..< index + lanes of `buffer` as one vector (unaligned; a scalar for 1 lane).
-    func loadVector(_ buffer: Int, _ index: IRValue, lanes: Int) -> IRValue {
-        if lanes == 1 { return load(buffer, index) }
-        let type = LLVMVectorType(ir.type(of: dtype(of: buffer)), UInt32(lanes))
-        let value = LLVMBuildLoad2(builder, type, address(buffer, index), "")
-        LLVMSetAlignment(value, UInt32(dtype(of: buffer).byteWidth))
-        return wrap(value)
-    }
-
-    /// Elements index + steps[0], index + steps[1], … of `buffer` as one vector (`llvm.masked.gather`).
-    func gather(_ buffer: Int, _ index: IRValue, steps: [Int]) -> IRValue {
-        let element = ir.type(of: dtype(of: buffer)), lanes = UInt32(steps.count)
-        var offsets = steps.map { LLVMConstInt(ir.i64, UInt64($0), 0) }
-        let indices = LLVMBuildAdd(builder, splat(index, lanes: steps.count).ref, LLVMConstVector(&offsets, lanes), "")
-        let pointers = address(buffer, wrap(indices))
-        let vectorType = LLVMVectorType(element, lanes), pointerType = LLVMTypeOf(pointers)
-        let id = LLVMLookupIntrinsicID("llvm.masked.gather", 18)
-        var overloads: [LLVMTypeRef?] = [vectorType, pointerType]
-        let (function, type) = overloads.withUnsafeMutableBufferPointer {
-            (LLVMGetIntrinsicDeclaration(ir.module, id, $0.baseAddress, 2), LLVMIntrinsicGetType(ir.context, id, $0.baseAddress, 2))
-        }
-        var all = [LLVMValueRef?](repeating: LLVMConstInt(LLVMInt1TypeInContext(ir.context), 1, 0), count: steps.count)
-        var args: [LLVMValueRef?] = [pointers, LLVMConstInt(ir.i32, UInt64(dtype(of: buffer).byteWidth), 0),
-                                     LLVMConstVector(&all, lanes), LLVMGetPoison(vectorType)]
-        return wrap(args.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type, function, $0.baseAddress, 4, "") })
-    }
-
-    /// Stores a vector from `loadVector`'s shape over elements index ..< index + lanes.
-    func storeVector(_ value: IRValue, _ buffer: Int, _ index: IRValue) {
-        guard LLVMGetTypeKind(value.type) == LLVMVectorTypeKind else { return store(value, buffer, index) }
-        let stored = LLVMBuildStore(builder, value.ref, address(buffer, index))
-        LLVMSetAlignment(stored, UInt32(dtype(of: buffer).byteWidth))
     }
 }

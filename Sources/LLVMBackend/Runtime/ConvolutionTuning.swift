@@ -14,7 +14,7 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// Measured on a Xeon (sapphirerapids, AVX-512, OpenBLAS SkylakeX), MUNIT's residual blocks
     /// (256 channels): at 16×16 planes (64 tiles) Winograd with OpenBLAS's 16 narrow products made the whole
     /// 64×64 iteration 1.01 s against 0.87 s for one gathered GEMM, but with generated products
-    /// (`generatedProductsBelowTiles`) and gathered weight transforms it beats the GEMM (0.70 against 0.79 s);
+    /// (`generatedProductsBelowTiles`) and gathered transforms it beats the GEMM (0.62–0.70 against 0.79 s);
     /// at 32×32 (256 tiles) and 64×64 planes Winograd with OpenBLAS products wins (2.17 against 2.54 s at
     /// 128×128, 7.09 against 8.72 s at 256×256). On AVX2 (Zen 3) Winograd was measured faster at 16×16
     /// already.
@@ -22,39 +22,35 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// Winograd products narrower than this many tiles are generated register-blocked kernels
     /// (`RegisterBlockedProduct`) rather than BLAS calls; 0: always BLAS, `.max`: always generated.
     var generatedProductsBelowTiles: Int
-    /// float lanes of the generated products' vectors.
-    var vectorLanes: Int
+    /// The vector class the kernels are generated for.
+    let isa: VectorISA
+    /// float lanes of the generated products' and gathered transforms' vectors.
+    var vectorLanes: Int { isa.floatLanes }
     /// Winograd's transforms gather into vectors (cheap on AVX-512): the weight transform each channel
     /// pair's taps (instead of two interleaved passes), the input transform of generated products each
     /// window cell across channels.
-    var gathers: Bool
+    var gathers: Bool { isa >= .avx512 }
 
     /// The defaults for code generated for `target`.
     ///
-    /// AVX-512: Winograd with generated products on every plane. Measured on the Xeon against OpenBLAS's
-    /// products (2 threads, `munitc bench --size N`): 64×64 iteration 0.70 → 0.62 s (16×16 planes, 64
-    /// tiles), 128×128 2.19 → 1.82 s (32×32 planes: the 16 backward products 400 → 239 ms), 256×256
-    /// 6.9 → 6.6 s. AVX2 code keeps what Zen 3 measured fastest (Winograd with OpenBLAS products
+    /// AVX-512: Winograd with generated products on every plane of at least 16×16. Measured on the Xeon
+    /// (2 threads, `munitc bench --size N`): 64×64 iteration 0.79 s (a gathered GEMM per convolution, which
+    /// beat Winograd with OpenBLAS's products there) → 0.62–0.70 s; 128×128 2.19 → 1.8 s (the products of the
+    /// 64 backward passes per iteration 400 → 239 ms); 256×256 6.9 → 6.6 s. AVX2 code keeps what Zen 3 measured fastest (Winograd with OpenBLAS products
     /// everywhere): no AVX2 machine has timed the generated products yet.
     init(for target: TargetCPU) {
-        winogradMinimumTiles = 64
-        generatedProductsBelowTiles = target.isa >= .avx512 ? .max : 0
-        vectorLanes = target.isa.floatLanes
-        gathers = target.isa >= .avx512
+        self.init(winogradMinimumTiles: 64, generatedProductsBelowTiles: target.isa >= .avx512 ? .max : 0, isa: target.isa)
     }
 
-    init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int = 0, vectorLanes: Int = 8, gathers: Bool = false) {
-        self.winogradMinimumTiles = winogradMinimumTiles
-        self.generatedProductsBelowTiles = generatedProductsBelowTiles
-        self.vectorLanes = vectorLanes
-        self.gathers = gathers
+    private init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int, isa: VectorISA) {
+        (self.winogradMinimumTiles, self.generatedProductsBelowTiles, self.isa) = (winogradMinimumTiles, generatedProductsBelowTiles, isa)
     }
 
     private static let key = "munitc.convolution-tuning"
 
     /// The tuning of the compile lowering on this thread; outside one, every algorithm is allowed.
     static var current: ConvolutionTuning {
-        Thread.current.threadDictionary[key] as? ConvolutionTuning ?? ConvolutionTuning(winogradMinimumTiles: 0)
+        Thread.current.threadDictionary[key] as? ConvolutionTuning ?? ConvolutionTuning(winogradMinimumTiles: 0, generatedProductsBelowTiles: 0, isa: .avx2)
     }
 
     /// Runs `body` with `self` as this thread's `current`, restoring the previous one after.

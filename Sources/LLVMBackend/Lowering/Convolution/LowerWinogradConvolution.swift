@@ -127,24 +127,21 @@ struct WinogradConvolution: Equatable {
     /// cheap, 2× faster than the two-pass form on MUNIT's 256 × 256 weights.
     func gatheredWeightTransformPhase(weight: Int, into u: Int) -> KernelPhase {
         let lanes = ConvolutionTuning.current.vectorLanes
-        let (outer, inner, outerStride, innerStride) = (o, c, c * 9, 9)
-        return KernelPhase(suffix: "_wtransform", parallelCount: outer) { e in
-            let steps = (0..<lanes).map { $0 * innerStride }
-            func transform(_ row: IRValue, _ first: IRValue, lanes: Int) {
-                let base = row * outerStride + first * innerStride
-                let taps = (0..<3).map { ky in (0..<3).map { kx in
-                    lanes == 1 ? e.load(weight, base + (ky * 3 + kx)) : e.gather(weight, base + (ky * 3 + kx), steps: steps)
-                } }
+        return KernelPhase(suffix: "_wtransform", parallelCount: o) { e in
+            func transform(_ oc: IRValue, _ firstChannel: IRValue, lanes: Int) {
+                let base = (oc * c + firstChannel) * 9
+                let steps = (0..<lanes).map { $0 * 9 }
+                let taps = (0..<3).map { ky in (0..<3).map { kx in e.gather(weight, base + (ky * 3 + kx), steps: steps) } }
                 let values = Self.sandwich(Self.g, taps)
-                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * o * c) + row * inner + first) }
+                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * o * c) + oc * c + firstChannel) }
             }
-            e.loop(e.begin, e.end) { row in
-                let vectorPart = inner / lanes * lanes
-                if vectorPart > 0 {
-                    e.loop(e.index(0), e.index(inner / lanes), vectorize: false, unroll: false) { block in transform(row, block * lanes, lanes: lanes) }
+            e.loop(e.begin, e.end) { oc in
+                let vectorChannels = c / lanes * lanes
+                if vectorChannels > 0 {
+                    e.loop(e.index(0), e.index(c / lanes), vectorize: false, unroll: false) { block in transform(oc, block * lanes, lanes: lanes) }
                 }
-                if vectorPart < inner {
-                    e.loop(e.index(vectorPart), e.index(inner), vectorize: false) { i in transform(row, i, lanes: 1) }
+                if vectorChannels < c {
+                    e.loop(e.index(vectorChannels), e.index(c), vectorize: false) { ci in transform(oc, ci, lanes: 1) }
                 }
             }
         }
@@ -237,16 +234,15 @@ struct WinogradConvolution: Equatable {
         let lanes = ConvolutionTuning.current.vectorLanes
         let blocks = (c + lanes - 1) / lanes
         return KernelPhase(suffix: "_xtransform", parallelCount: n * blocks) { e in
-            let steps = (0..<lanes).map { $0 * (h * w) }
             e.loop(e.begin, e.end) { item in
                 let sample = item / blocks, first = item % blocks * lanes
                 func transform(_ channel: IRValue, lanes: Int) {
-                    let zero = e.splat(e.real(0, dtype), lanes: lanes)
+                    let zero = e.splat(e.real(0, dtype), lanes: lanes), steps = (0..<lanes).map { $0 * (h * w) }
                     forEachWindow(e, plane: sample * c + channel, sample: sample) { t, cell in
                         // Cells outside read a clamped, in-bounds index and are replaced by zero.
                         let d = (0..<4).map { i in (0..<4).map { j -> IRValue in
                             let (index, inside) = cell(i, j)
-                            let value = lanes == 1 ? e.load(x, index) : e.gather(x, index, steps: Array(steps[0..<lanes]))
+                            let value = e.gather(x, index, steps: steps)
                             return inside.map { e.select($0, value, zero) } ?? value
                         } }
                         let v4 = Self.sandwich(Self.bT, d)
@@ -405,9 +401,12 @@ struct WinogradConvolution: Equatable {
     }
 
     /// Scratch shapes: transformed weights (or their gradient) [16, O, C], transformed inputs [16, C, tiles],
-    /// transformed outputs (or gy) [16, O, tiles], and the weight transform's half-way values [4, O, C, 3].
-    func scratch(_ dtype: DType) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, halves: TensorType) {
-        (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, [4, o, c, 3]))
+    /// transformed outputs (or gy) [16, O, tiles], and the two-pass weight transforms' half-way values
+    /// [4, O, C, 3] (one element where no phase of the kernel uses them: a gathered weight transform and no
+    /// weight gradient).
+    func scratch(_ dtype: DType, weightGradient: Bool) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, halves: TensorType) {
+        let halves = weightGradient || !ConvolutionTuning.current.gathers ? [4, o, c, 3] : [1]
+        return (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, halves))
     }
 
     // MARK: plans
@@ -415,7 +414,7 @@ struct WinogradConvolution: Equatable {
     /// Buffers x, w, [bias], y; scratch U, V, M, H.
     func forward(dtype: DType, hasBias: Bool) -> KernelPlan {
         let y = hasBias ? 3 : 2, (u, v, m, h) = (y + 1, y + 2, y + 3, y + 4)
-        let s = scratch(dtype)
+        let s = scratch(dtype, weightGradient: false)
         return KernelPlan(name: "conv2d_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             weightTransformPhase(weight: 1, into: u, through: h), inputTransformPhase(x: 0, into: v, dtype: dtype),
             productPhase(.forward, dtype: dtype, u: u, v: v, m: m), outputPhase(m, into: y, bias: hasBias ? 2 : nil),
@@ -425,7 +424,7 @@ struct WinogradConvolution: Equatable {
     /// Buffers gy, w, gx; scratch U, dV, dM, H.
     func backwardInput(dtype: DType) -> KernelPlan {
         let (u, dv, dm, h) = (3, 4, 5, 6)
-        let s = scratch(dtype)
+        let s = scratch(dtype, weightGradient: false)
         return KernelPlan(name: "conv2d_backward_input_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             weightTransformPhase(weight: 1, into: u, through: h), gyTransformPhase(gy: 0, into: dm, dtype: dtype),
             productPhase(.data, dtype: dtype, u: u, v: dv, m: dm), inputGradientPhase(dv, into: 2, dtype: dtype),
@@ -435,7 +434,7 @@ struct WinogradConvolution: Equatable {
     /// Buffers x, gy, gw; scratch dU, V, dM, H.
     func backwardWeight(dtype: DType) -> KernelPlan {
         let (du, v, dm, h) = (3, 4, 5, 6)
-        let s = scratch(dtype)
+        let s = scratch(dtype, weightGradient: true)
         return KernelPlan(name: "conv2d_backward_weight_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.halves], phases: [
             inputTransformPhase(x: 0, into: v, dtype: dtype, channelsLast: generatesProducts), gyTransformPhase(gy: 1, into: dm, dtype: dtype),
             productPhase(.weight, dtype: dtype, u: du, v: v, m: dm), weightGradientPhase(du, into: 2, through: h, suffix: ""),
@@ -453,7 +452,7 @@ struct WinogradConvolution: Equatable {
                 for k in 0..<16 { emitProduct(e, .weight, dtype: dtype, k: k, u: du, v: v, m: dm) }
                 for k in 0..<16 { emitProduct(e, .data, dtype: dtype, k: k, u: u, v: v, m: dm) }
             }]
-        let s = scratch(dtype)
+        let s = scratch(dtype, weightGradient: true)
         return KernelPlan(name: "conv2d_backward_\(name)", scratch: [s.weights, s.inputs, s.outputs, s.weights, s.halves], phases: [
             weightTransformPhase(weight: weight, into: u, through: h), inputTransformPhase(x: x, into: v, dtype: dtype, channelsLast: generatesProducts),
             gyTransformPhase(gy: gy, into: dm, dtype: dtype)] + products + [
