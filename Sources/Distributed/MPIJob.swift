@@ -16,19 +16,16 @@ public final class MPIJob: Communicator, @unchecked Sendable {
         (self.rank, self.size, self.localSize) = (rank, size, localSize)
     }
 
-    /// The environment variables launchers set for their processes: Open MPI's `mpirun`, then PMIx and PMI
-    /// (other launchers). The world size is read back from MPI itself once initialised.
-    static func launchedRanks(_ environment: [String: String]) -> Int? {
-        for key in ["OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"] {
-            if let value = environment[key], let n = Int(value) { return n }
-        }
-        return nil
+    /// Whether a launcher started this process: the variables Open MPI's `mpirun`, PMIx and PMI set. The
+    /// world size is read from MPI itself once initialised.
+    static func isLaunched(_ environment: [String: String]) -> Bool {
+        ["OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"].contains { environment[$0].flatMap(Int.init) != nil }
     }
 
     /// Initialises MPI if `mpirun` (or another PMI launcher) started this process and installs its
     /// communicator; returns nil when there is no launcher.
     public static func startIfLaunched(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MPIJob? {
-        guard launchedRanks(environment) != nil else { return nil }
+        guard isLaunched(environment) else { return nil }
         var provided: Int32 = 0
         try check(MPI_Init_thread(nil, nil, munitc_mpi_thread_serialized(), &provided), "MPI_Init_thread")
         // Errors come back as codes, so a failure becomes a message and an abort of the whole job rather

@@ -105,6 +105,9 @@ public struct Graph: Hashable, Sendable {
 
     public var inputs: [GraphArgument] { arguments.filter { !$0.isParameter } }
     public var parameters: [GraphArgument] { arguments.filter(\.isParameter) }
+    /// Whether an argument carries a sample axis first: an input that is not a scalar (images, noise), as
+    /// the data-parallel passes (`sync-batch-statistics`, `virtual-ranks`) split the batch.
+    public func isBatched(_ argument: GraphArgument) -> Bool { !argument.isParameter && type(of: argument.value).rank > 0 }
     public var trainableParameters: [GraphArgument] { arguments.filter(\.isTrainable) }
 
     /// Adds an argument and returns its value.

@@ -1,14 +1,18 @@
 import GraphIR
 
+/// Both trainers' image inputs [B, input_dim, H, W].
+func imageInputs(_ b: GraphBuilder, _ config: MUNITConfig, _ size: GraphSize) -> (a: ValueID, b: ValueID) {
+    (b.input(MUNITGraphNames.xA, TensorType(.f32, [size.batch, config.inputDimA, size.height, size.width])),
+     b.input(MUNITGraphNames.xB, TensorType(.f32, [size.batch, config.inputDimB, size.height, size.width])))
+}
+
 /// The inputs every MUNIT training graph takes: the two image batches and the style noise.
 struct TrainingInputs {
     let xA, xB, sA, sB: ValueID
 
     init(_ b: GraphBuilder, _ config: MUNITConfig, _ size: GraphSize) {
-        let (batch, h, w) = (size.batch, size.height, size.width)
-        xA = b.input(MUNITGraphNames.xA, TensorType(.f32, [batch, config.inputDimA, h, w]))
-        xB = b.input(MUNITGraphNames.xB, TensorType(.f32, [batch, config.inputDimB, h, w]))
-        let style = TensorType(.f32, [batch, config.gen.styleDim, 1, 1])
+        (xA, xB) = imageInputs(b, config, size)
+        let style = TensorType(.f32, [size.batch, config.gen.styleDim, 1, 1])
         sA = b.input(MUNITGraphNames.sA, style)
         sB = b.input(MUNITGraphNames.sB, style)
     }

@@ -83,10 +83,18 @@ struct NormLayer {
             guard let adain else { throw MUNITGraphError("\(scope.prefix): AdaIN layer applied without style parameters") }
             return try b.adain(x, weight: adain.weight, bias: adain.bias)
         case .batch:
-            try updateRunningStatistics(x)
             // Over several ranks (a step's samples run as ranks of one sample each), spelled out: the op would
-            // refuse a batch of 1 on 1×1 planes, and `sync-batch-statistics` all-reduces the statistics.
-            guard scope.context.ranks == 1 else { return try b.batchNormSpelledOut(x, gamma: required(gamma), beta: required(beta)) }
+            // refuse a batch of 1 on 1×1 planes, and `sync-batch-statistics` all-reduces the statistics, which
+            // the running statistics then reuse rather than reduce (and all-reduce) the batch again.
+            guard scope.context.ranks == 1 else {
+                var statistics: [ValueID] = []
+                let y = try b.batchNormSpelledOut(x, gamma: required(gamma), beta: required(beta)) { statistics.append($0); return $0 }
+                try updateRunningStatistics(x, mean: b.stopGradient(statistics[0]), biasedVariance: b.stopGradient(statistics[1]))
+                return y
+            }
+            let input = try b.stopGradient(x)
+            let mean = try b.reduceMean(input, axes: [0, 2, 3], keepdims: true)
+            try updateRunningStatistics(x, mean: mean, biasedVariance: b.reduceMean(b.square(b.sub(input, mean)), axes: [0, 2, 3], keepdims: true))
             return try b.batchNorm(x, gamma: required(gamma), beta: required(beta))
         }
     }
@@ -97,8 +105,9 @@ struct NormLayer {
     }
 
     /// PyTorch's training-mode update: running ← 0.9 · running + 0.1 · batch statistic, the variance
-    /// unbiased (divided by N·H·W − 1). Computed without gradient, as PyTorch does.
-    private func updateRunningStatistics(_ x: ValueID) throws {
+    /// unbiased (divided by N·H·W − 1). From the batch's `mean` and `biasedVariance` ([1, C, 1, 1], without
+    /// gradient, as PyTorch computes them).
+    private func updateRunningStatistics(_ x: ValueID, mean: ValueID, biasedVariance: ValueID) throws {
         let b = scope.builder, context = scope.context
         let shape = b.shape(of: x)
         let count = shape[0] * shape[2] * shape[3] * context.ranks  // the whole batch's, when ranks share it
@@ -106,10 +115,7 @@ struct NormLayer {
         guard let runningMean = context.currentBuffer(meanName), let runningVar = context.currentBuffer(varName) else {
             preconditionFailure("batch norm buffers of \(scope.prefix) not declared")
         }
-        let input = try b.stopGradient(x)
-        let mean = try b.reduceMean(input, axes: [0, 2, 3], keepdims: true)
-        let biased = try b.reduceMean(b.square(b.sub(input, mean)), axes: [0, 2, 3])
-        let unbiased = try b.scale(biased, by: Double(count) / Double(Swift.max(count - 1, 1)))
+        let unbiased = try b.scale(b.reshape(biasedVariance, to: [shape[1]]), by: Double(count) / Double(Swift.max(count - 1, 1)))
         let flatMean = try b.reshape(mean, to: [shape[1]])
         context.updateBuffer(meanName, try b.add(b.scale(runningMean, by: 0.9), b.scale(flatMean, by: 0.1)))
         context.updateBuffer(varName, try b.add(b.scale(runningVar, by: 0.9), b.scale(unbiased, by: 0.1)))

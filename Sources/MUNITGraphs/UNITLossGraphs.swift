@@ -1,10 +1,6 @@
 import GraphIR
 
-/// UNIT's image inputs [B, input_dim, H, W] (its noise inputs are declared by `VAEGenerator.encode`).
-func imageInputs(_ b: GraphBuilder, _ config: MUNITConfig, _ size: GraphSize) -> (a: ValueID, b: ValueID) {
-    (b.input(MUNITGraphNames.xA, TensorType(.f32, [size.batch, config.inputDimA, size.height, size.width])),
-     b.input(MUNITGraphNames.xB, TensorType(.f32, [size.batch, config.inputDimB, size.height, size.width])))
-}
+// UNIT's graphs take `imageInputs` (LossGraphs.swift); its noise inputs are declared by `VAEGenerator.encode`.
 
 /// NVlabs' `UNIT_Trainer.dis_update` up to the loss: both images encoded with noise `n_a`, `n_b`, the
 /// translations decoded from code + noise, both discriminators' losses (`addDiscriminatorLosses`).

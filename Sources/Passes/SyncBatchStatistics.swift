@@ -31,7 +31,7 @@ public struct SyncBatchStatistics: Pass {
         for argument in graph.arguments {
             let type = graph.type(of: argument.value)
             map[argument.value.index] = b.argument(copying: argument, type)
-            batched[argument.value.index] = !argument.isParameter && type.rank > 0
+            batched[argument.value.index] = graph.isBatched(argument)
         }
         for node in graph.nodes {
             let operands = node.operands.map { map[$0.index]! }

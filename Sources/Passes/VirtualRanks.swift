@@ -48,7 +48,7 @@ public struct VirtualRanks: Pass {
         var batchedArguments: [(old: ValueID, new: ValueID)] = []
         for argument in graph.arguments {
             let type = graph.type(of: argument.value)
-            guard !argument.isParameter && type.rank > 0 else {
+            guard graph.isBatched(argument) else {
                 copies[argument.value.index] = [b.argument(copying: argument, type)]
                 continue
             }

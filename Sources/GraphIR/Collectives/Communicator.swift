@@ -37,15 +37,30 @@ public protocol Communicator: AnyObject, Sendable {
         -> any CollectiveRequest
 }
 
-extension Graph {
-    /// Throws unless `communicator` has the ranks this graph's collectives reduce over (graphs without
-    /// collectives run under any communicator).
-    public func checkRanks(of communicator: any Communicator) throws(CollectiveError) {
-        guard let node = nodes.first(where: { $0.op.traits.contains(.collective) }) else { return }
-        let ranks = node.attributes.int("ranks")
+/// The ranks a graph's collectives reduce over: what a run's communicator must have.
+public struct RankRequirement: Sendable {
+    public let graphName: String, ranks: Int, opName: String
+
+    /// Throws unless `communicator` has these ranks.
+    public func check(_ communicator: any Communicator) throws(CollectiveError) {
         if ranks != communicator.size {
-            throw CollectiveError("'\(name)' was built for \(ranks) ranks (its \(node.op.name) nodes); this run has \(communicator.size)")
+            throw CollectiveError("'\(graphName)' was built for \(ranks) ranks (its \(opName) nodes); this run has \(communicator.size)")
         }
+    }
+}
+
+extension Graph {
+    /// What this graph's collectives need of a communicator, or nil without collectives (any will do).
+    /// A scan of the nodes: executables read it once, not per run.
+    public var rankRequirement: RankRequirement? {
+        nodes.first(where: { $0.op.traits.contains(.collective) }).map {
+            RankRequirement(graphName: name, ranks: $0.attributes.int("ranks"), opName: $0.op.name)
+        }
+    }
+
+    /// Throws unless `communicator` has the ranks this graph's collectives reduce over.
+    public func checkRanks(of communicator: any Communicator) throws(CollectiveError) {
+        try rankRequirement?.check(communicator)
     }
 }
 

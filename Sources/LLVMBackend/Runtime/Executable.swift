@@ -14,6 +14,8 @@ public final class Executable: @unchecked Sendable {
     private let session: JITSession
     private let steps: [Step]
     private let collectives: CollectiveRuntime
+    /// What the collectives need of a run's communicator (read from the graph once).
+    private let rankRequirement: RankRequirement?
     private let store: BufferStore
     /// Guarded mode's arena: one mapping per planned block, by offset.
     private let arenaBlocks: [Int: UnsafeMutableRawPointer]
@@ -107,6 +109,7 @@ public final class Executable: @unchecked Sendable {
         }
         self.steps = steps
         collectives = CollectiveRuntime(compiler.collectives)
+        rankRequirement = graph.rankRequirement
         argumentIndex = Dictionary(graph.arguments.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         outputIndex = Dictionary(graph.outputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         report = compiler.report
@@ -295,9 +298,7 @@ public final class Executable: @unchecked Sendable {
         if let arena, arena.generation != boundGeneration { bind() }
         if profiling { lastTimes = Array(repeating: 0, count: steps.count) }
         let communicator = Collectives.current
-        if !collectives.isEmpty {
-            do { try graph.checkRanks(of: communicator) } catch { throw BackendError(error.message) }
-        }
+        do { try rankRequirement?.check(communicator) } catch { throw BackendError(error.message) }
         for (index, step) in steps.enumerated() {
             if !collectives.isEmpty {
                 try collectives.beforeCall(index, communicator, resolve: resolve)
