@@ -78,6 +78,17 @@ import Testing
         #expect(classes[2].outputs == [0, 15])
         #expect(classes[0].outputs == [2, 4, 6, 8, 10, 12, 14])
         #expect(classes[1].outputs == [1, 3, 5, 7, 9, 11, 13])
+        // The two phases read the same cell triples (a−1, a, a+1) but for one each at the ends: one family over
+        // their 8 triples, the first from (0, 0, 1) to (6, 7, 7), sharing columns and one stacked product.
+        let families = axis.families()
+        #expect(families.map { $0.members.map(\.outputs) } == [[classes[0].outputs, classes[1].outputs], [[0, 15]]])
+        #expect(families[0].sources.first == [0, 0, 1] && families[0].sources.last == [6, 7, 7] && families[0].sources.count == 8)
+        #expect(families[0].slots == [Array(1...7), Array(0...6)])
+        #expect(!families[0].membersCoverEveryPosition && families[1].membersCoverEveryPosition)
+        // ×2 of a 3-cell source: the ends (2 groups, triples (1, 0), (1, 2)) and output 1 (2 groups, (0, 1)) would
+        // stack over 3 triples for 2 outputs (growth 1.5 > 1.25): apart; the phases' {2, 4} and {3} share (0, 1, 2).
+        let small = GatherAxis(source: 3, scale: 2, padMode: .reflect, padBefore: 2, padAfter: 2, kernel: 5, outputs: 6)
+        #expect(small.families().map { $0.members.map(\.outputs) } == [[[0, 5]], [[1]], [[2, 4], [3]]])
         // Without upsampling: one class of single taps (the padding only changes which cells they read).
         let plain = GatherAxis(source: 8, padMode: .reflect, padBefore: 1, padAfter: 1, kernel: 3, outputs: 8).classes()
         #expect(plain.count == 1 && plain[0].sources[0] == [1, 0, 1])

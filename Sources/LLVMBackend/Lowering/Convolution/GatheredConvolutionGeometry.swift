@@ -102,39 +102,66 @@ extension GatherAxis {
 }
 
 /// A fused convolution's geometry: the source image, the two axes, and the 2-D classes (every pair of a row
-/// class and a column class), each one GEMM over its output positions with its combined weights
-/// `Wc[o, c, gy·|col groups| + gx] = Σ W[o, c, ky ∈ row group gy, kx ∈ col group gx]`.
+/// class and a column class) with combined weights
+/// `Wc[o, c, gy·|col groups| + gx] = Σ W[o, c, ky ∈ row group gy, kx ∈ col group gx]`, in families (a row family
+/// × a column family, `GatherAxisFamily`): each family one gather and one GEMM over its positions, its
+/// members' combined weights stacked.
 struct GatheredConvolution {
     struct Class {
         let rows: GatherAxisClass, cols: GatherAxisClass
-        /// Where its combined weights start in the combined-weights scratch, in units of O·C.
+        /// For each of its row (column) outputs, the family position along that axis it reads.
+        let rowSlots: [Int], colSlots: [Int]
+        /// Where its combined weights start in the combined-weights scratch, in units of O·C (members of a
+        /// family follow each other, so the family's weights are one [members·O, C·taps] matrix).
         let tapOffset: Int
-        /// Where its columns start in the columns scratch, in units of C·N; its positions in the
-        /// positions scratch, in units of N (O·N for the channel-major layout [O, N·positions] of each class).
-        let columnOffset: Int, positionOffset: Int
+        /// Where its block [O, N·family positions] starts in the positions scratch, in units of O·N.
+        let positionOffset: Int
+        /// Whether it owns every position of its family.
+        let ownsEveryPosition: Bool
         var taps: Int { rows.groups.count * cols.groups.count }
-        var positions: Int { rows.outputs.count * cols.outputs.count }
-        /// Whether some tap of some position reads a zero of the padding (the gather must test for it).
-        var readsZeros: Bool { rows.sources.joined().contains(-1) || cols.sources.joined().contains(-1) }
+    }
+
+    struct Family {
+        let rows: GatherAxisFamily, cols: GatherAxisFamily
+        /// Row member × column member, row-major.
+        let members: [Class]
+        /// Where its columns [C·taps, N·positions] start, in units of C·N; its combined weights and positions
+        /// are its first member's.
+        let columnOffset: Int
+        var taps: Int { rows.groupCount * cols.groupCount }
+        var positions: Int { rows.sources.count * cols.sources.count }
+        var tapOffset: Int { members[0].tapOffset }
+        var positionOffset: Int { members[0].positionOffset }
     }
 
     let n, c, h, w, o, kh, kw, oh, ow: Int
     let rows: GatherAxis, cols: GatherAxis
-    let classes: [Class]
+    let families: [Family]
+    /// Every family's members, in order.
+    var classes: [Class] { families.flatMap(\.members) }
 
     init(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
         (self.n, self.c, self.o) = (n, c, o)
         (h, w, kh, kw, oh, ow) = (rows.source, cols.source, rows.kernel, cols.kernel, rows.outputs, cols.outputs)
         (self.rows, self.cols) = (rows, cols)
-        var classes: [Class] = [], taps = 0, columns = 0, positions = 0
-        for r in rows.classes() {
-            for col in cols.classes() {
-                classes.append(Class(rows: r, cols: col, tapOffset: taps, columnOffset: columns, positionOffset: positions))
-                let (t, p) = (r.groups.count * col.groups.count, r.outputs.count * col.outputs.count)
-                (taps, columns, positions) = (taps + t, columns + t * p, positions + p)
+        var families: [Family] = [], taps = 0, columns = 0, positions = 0
+        for rf in rows.families() {
+            for cf in cols.families() {
+                let (familyTaps, familyPositions) = (rf.groupCount * cf.groupCount, rf.sources.count * cf.sources.count)
+                var members: [Class] = []
+                for (r, rowMember) in rf.members.enumerated() {
+                    for (col, colMember) in cf.members.enumerated() {
+                        members.append(Class(rows: rowMember, cols: colMember, rowSlots: rf.slots[r], colSlots: cf.slots[col],
+                                             tapOffset: taps, positionOffset: positions,
+                                             ownsEveryPosition: rf.slots[r].count == rf.sources.count && cf.slots[col].count == cf.sources.count))
+                        (taps, positions) = (taps + familyTaps, positions + familyPositions)
+                    }
+                }
+                families.append(Family(rows: rf, cols: cf, members: members, columnOffset: columns))
+                columns += familyTaps * familyPositions
             }
         }
-        self.classes = classes
+        self.families = families
     }
 
     /// One class whose groups are the single taps in order: its combined weights are the weights
@@ -145,12 +172,10 @@ struct GatheredConvolution {
 
     /// Combined taps over all classes (the combined weights hold O·C·this many values).
     var combinedTaps: Int { classes.reduce(0) { $0 + $1.taps } }
-    /// Every class's columns (C·taps × N·positions each) and positions (O × N·positions each), side by side
-    /// so each pass covers all classes.
-    var columnElements: Int { classes.reduce(0) { $0 + $1.taps * $1.positions } * c * n }
-    var positionElements: Int { classes.reduce(0) { $0 + $1.positions } * o * n }
-    /// Multiply-adds per output channel and sample, against kh·kw·C per output cell unfused.
-    var multiplyAdds: Int { classes.reduce(0) { $0 + $1.taps * $1.positions } * c }
+    /// Every family's columns (C·taps × N·positions each) and its members' positions (O × N·positions each),
+    /// side by side so each pass covers all families.
+    var columnElements: Int { families.reduce(0) { $0 + $1.taps * $1.positions } * c * n }
+    var positionElements: Int { families.reduce(0) { $0 + $1.members.count * $1.positions } * o * n }
 
     var name: String {
         "\(GatherAxis.inputName(rows, cols))\(KernelName.pair("k", [kh, kw]))_\(KernelName.pair("s", [rows.stride, cols.stride]))_"

@@ -1,12 +1,12 @@
 import GraphIR
 
-/// Kernels for fused convolution chains (`FusedConvolutionChain`). For every class of output positions
-/// (`GatheredConvolution`): a gather of the columns it reads straight from the unpadded, un-upsampled source
-/// (the padding and upsampling live in compile-time index tables), one BLAS product with that class's
-/// combined weights, and a scatter into the result. Upsampling by 2 before a 5×5 convolution thus costs
-/// 9 taps per output instead of 25, and neither the upsampled nor the padded image is ever written.
-/// Each pass (gather, products, scatter) covers every class, so a kernel is a handful of functions and
-/// thread dispatches however many classes the borders make.
+/// Kernels for fused convolution chains (`FusedConvolutionChain`). For every family of classes of output
+/// positions (`GatheredConvolution`): a gather of the columns it reads straight from the unpadded,
+/// un-upsampled source (the padding and upsampling live in compile-time index tables), one BLAS product with
+/// its classes' combined weights stacked, and a scatter into the result. Upsampling by 2 before a 5×5
+/// convolution thus costs 9 taps per output instead of 25, the four phases share their columns, and neither
+/// the upsampled nor the padded image is ever written. Each pass (gather, products, scatter) covers every
+/// family, so a kernel is a handful of functions and thread dispatches however many classes the borders make.
 enum FusedConvolution {
     static func plan(_ input: LoweringInput, _ chain: FusedConvolutionChain) -> KernelPlan {
         if let winograd = ConvolutionAlgorithm.winograd(chain.geometry) {
@@ -52,19 +52,19 @@ enum FusedConvolution {
                 let sample = plane / g.c, channel = plane % g.c
                 let imageBase = plane * (g.h * g.w)
                 if direction == .scatterAdd { e.loop(g.h * g.w) { i in e.store(zero, image, imageBase + i) } }
-                for cls in g.classes where cls.taps > 0 {
-                    let (rowTaps, colTaps) = (cls.rows.groups.count, cls.cols.groups.count)
-                    let colCount = cls.cols.outputs.count, width = g.n * cls.positions
-                    let runs = ColumnRuns(cls.cols, taps: colTaps)
-                    let rowSource = e.ir.constantTable(cls.rows.sources.flatMap { $0 })
-                    let colSource = e.ir.constantTable(cls.cols.sources.flatMap { $0 })
+                for family in g.families where family.taps > 0 {
+                    let (rowTaps, colTaps) = (family.rows.groupCount, family.cols.groupCount)
+                    let colCount = family.cols.sources.count, width = g.n * family.positions
+                    let runs = ColumnRuns(family.cols.sources, taps: colTaps)
+                    let rowSource = e.ir.constantTable(family.rows.sources.flatMap { $0 })
+                    let colSource = e.ir.constantTable(family.cols.sources.flatMap { $0 })
                     let (runLo, runHi, runStart) = (e.ir.constantTable(runs.lo), e.ir.constantTable(runs.hi), e.ir.constantTable(runs.start))
-                    let classBase = cls.columnOffset * (g.c * g.n)
-                    e.loop(cls.taps) { t in
+                    let familyBase = family.columnOffset * (g.c * g.n)
+                    e.loop(family.taps) { t in
                         let gy = t / colTaps, gx = t % colTaps
-                        let rowBase = classBase + (channel * cls.taps + t) * width + sample * cls.positions
+                        let rowBase = familyBase + (channel * family.taps + t) * width + sample * family.positions
                         let (lo, hi) = (e.lookup(runLo, gx), e.lookup(runHi, gx))
-                        e.loop(e.index(0), e.index(cls.rows.outputs.count), vectorize: direction == .gather) { ri in
+                        e.loop(e.index(0), e.index(family.rows.sources.count), vectorize: direction == .gather) { ri in
                             let sr = e.lookup(rowSource, ri * rowTaps + gy)
                             let lineBase = rowBase + ri * colCount
                             // Cells through the source table (borders: reflected, replicated or zero).
@@ -105,23 +105,23 @@ enum FusedConvolution {
         }
     }
 
-    /// Per column tap of a class, the longest run of outputs `lo ..< hi` whose source cells are
+    /// Per column tap of a family, the longest run of positions `lo ..< hi` whose source cells are
     /// `start + i·step` (all inside the image), `step` the commonest difference between neighbours: the
     /// gather copies that run directly and looks up only the cells around it.
     struct ColumnRuns {
         var step = 1
         var lo: [Int] = [], hi: [Int] = [], start: [Int] = []
 
-        init(_ cls: GatherAxisClass, taps: Int) {
+        init(_ sources: [[Int]], taps: Int) {
             var differences: [Int: Int] = [:]
             for gx in 0..<taps {
-                for i in cls.sources.indices.dropFirst() where cls.sources[i][gx] >= 0 && cls.sources[i - 1][gx] >= 0 {
-                    differences[cls.sources[i][gx] - cls.sources[i - 1][gx], default: 0] += 1
+                for i in sources.indices.dropFirst() where sources[i][gx] >= 0 && sources[i - 1][gx] >= 0 {
+                    differences[sources[i][gx] - sources[i - 1][gx], default: 0] += 1
                 }
             }
             step = differences.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? 1
             for gx in 0..<taps {
-                let s = cls.sources.map { $0[gx] }
+                let s = sources.map { $0[gx] }
                 var best = (0, 0), i = 0
                 while i < s.count {
                     guard s[i] >= 0 else { i += 1; continue }
@@ -137,8 +137,9 @@ enum FusedConvolution {
         }
     }
 
-    /// Between the convolution's output side [N, O, OH, OW] and every class's positions [O, N·positions]:
-    /// parallel over N·O. `toOutput` writes the output (plus the bias, if any); otherwise gy is gathered.
+    /// Between the convolution's output side [N, O, OH, OW] and every class's positions [O, N·family positions]:
+    /// parallel over N·O. `toOutput` writes the output (plus the bias, if any); otherwise gy is gathered, as
+    /// zeros at the positions of its family that a class does not own (so they add nothing to the products).
     static func positionsPhase(_ g: GatheredConvolution, toOutput: Bool, output: Int, positions: Int,
                                bias: Int?, dtype: DType) -> KernelPhase {
         KernelPhase(suffix: toOutput ? "" : "_gy", parallelCount: g.n * g.o, storesEachPlaneOnce: toOutput) { e in
@@ -146,21 +147,27 @@ enum FusedConvolution {
                 let sample = plane / g.o, channel = plane % g.o
                 let outputBase = plane * (g.oh * g.ow)
                 let shift = bias.map { e.load($0, channel) }
-                for cls in g.classes {
-                    let outRow = indexer(e, cls.rows.outputs), outCol = indexer(e, cls.cols.outputs)
-                    let colCount = cls.cols.outputs.count
-                    let positionBase = cls.positionOffset * (g.o * g.n) + channel * (g.n * cls.positions) + sample * cls.positions
-                    e.loop(cls.rows.outputs.count) { ri in
-                        let outLine = outputBase + outRow(ri) * g.ow, line = positionBase + ri * colCount
-                        e.loop(colCount) { ci in
-                            guard toOutput else {
-                                e.store(e.load(output, outLine + outCol(ci)), positions, line + ci)
-                                return
+                for family in g.families {
+                    for cls in family.members {
+                        let outRow = indexer(e, cls.rows.outputs), outCol = indexer(e, cls.cols.outputs)
+                        let rowSlot = indexer(e, cls.rowSlots), colSlot = indexer(e, cls.colSlots)
+                        let familyCols = family.cols.sources.count
+                        let positionBase = cls.positionOffset * (g.o * g.n) + channel * (g.n * family.positions) + sample * family.positions
+                        if !toOutput && !cls.ownsEveryPosition {
+                            e.loop(family.positions) { i in e.store(e.real(0, dtype), positions, positionBase + i) }
+                        }
+                        e.loop(cls.rows.outputs.count) { ri in
+                            let outLine = outputBase + outRow(ri) * g.ow, line = positionBase + rowSlot(ri) * familyCols
+                            e.loop(cls.cols.outputs.count) { ci in
+                                guard toOutput else {
+                                    e.store(e.load(output, outLine + outCol(ci)), positions, line + colSlot(ci))
+                                    return
+                                }
+                                // A class whose taps all read padding has no product: its outputs are the bias.
+                                let product = cls.taps == 0 ? nil : e.load(positions, line + colSlot(ci))
+                                let value = product.map { p in shift.map { p + $0 } ?? p } ?? shift ?? e.real(0, dtype)
+                                e.store(value, output, outLine + outCol(ci))
                             }
-                            // A class whose taps all read padding has no product: its outputs are the bias.
-                            let product = cls.taps == 0 ? nil : e.load(positions, line + ci)
-                            let value = product.map { p in shift.map { p + $0 } ?? p } ?? shift ?? e.real(0, dtype)
-                            e.store(value, output, outLine + outCol(ci))
                         }
                     }
                 }
@@ -168,47 +175,48 @@ enum FusedConvolution {
         }
     }
 
-    /// One class's BLAS call, given pointers to its combined weights (or their gradient), columns and positions.
-    typealias Product = (KernelEmitter, GatheredConvolution.Class, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
+    /// One family's BLAS call, given pointers to its stacked combined weights (or their gradient), columns and
+    /// positions.
+    typealias Product = (KernelEmitter, GatheredConvolution.Family, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
 
-    /// One BLAS phase: each of `products` with its combined-weights buffer, in order, over every class
+    /// One BLAS phase: each of `products` with its combined-weights buffer, in order, over every family
     /// (one product's calls together: OpenBLAS slows down when calls of different shapes alternate).
     static func productsPhase(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, Product)]) -> KernelPhase {
         KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
             for (combined, product) in products {
-                for cls in g.classes where cls.taps > 0 {
-                    product(e, cls, e.pointer(combined, offset: e.index(cls.tapOffset * g.o * g.c)),
-                            e.pointer(columns, offset: e.index(cls.columnOffset * g.c * g.n)),
-                            e.pointer(positions, offset: e.index(cls.positionOffset * g.o * g.n)))
+                for family in g.families where family.taps > 0 {
+                    product(e, family, e.pointer(combined, offset: e.index(family.tapOffset * g.o * g.c)),
+                            e.pointer(columns, offset: e.index(family.columnOffset * g.c * g.n)),
+                            e.pointer(positions, offset: e.index(family.positionOffset * g.o * g.n)))
                 }
             }
         }
     }
 
-    /// positions[O, N·p] = combined[O, C·taps] · columns[C·taps, N·p].
+    /// positions[F·O, N·p] = combined[F·O, C·taps] · columns[C·taps, N·p], F the family's members.
     static func forwardProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: false, transB: false, m: g.o, n: width, k: g.c * cls.taps, a: wc, lda: g.c * cls.taps,
+        { e, family, wc, col, pos in
+            let width = g.n * family.positions, depth = g.c * family.taps
+            e.gemm(dtype, transA: false, transB: false, m: family.members.count * g.o, n: width, k: depth, a: wc, lda: depth,
                    b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
         }
     }
 
-    /// columns[C·taps, N·p] = combined[O, C·taps]ᵀ · gy positions[O, N·p].
+    /// columns[C·taps, N·p] = combined[F·O, C·taps]ᵀ · gy positions[F·O, N·p] (every member's share summed).
     static func dataProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: true, transB: false, m: g.c * cls.taps, n: width, k: g.o, a: wc, lda: g.c * cls.taps,
+        { e, family, wc, col, pos in
+            let width = g.n * family.positions, depth = g.c * family.taps
+            e.gemm(dtype, transA: true, transB: false, m: depth, n: width, k: family.members.count * g.o, a: wc, lda: depth,
                    b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
         }
     }
 
-    /// combined gradient[O, C·taps] = gy positions[O, N·p] · columns[C·taps, N·p]ᵀ.
+    /// combined gradient[F·O, C·taps] = gy positions[F·O, N·p] · columns[C·taps, N·p]ᵀ.
     static func weightProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, cls, wc, col, pos in
-            let width = g.n * cls.positions
-            e.gemm(dtype, transA: false, transB: true, m: g.o, n: g.c * cls.taps, k: width, a: pos, lda: width,
-                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: g.c * cls.taps)
+        { e, family, wc, col, pos in
+            let width = g.n * family.positions, depth = g.c * family.taps
+            e.gemm(dtype, transA: false, transB: true, m: family.members.count * g.o, n: depth, k: width, a: pos, lda: width,
+                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: depth)
         }
     }
 
