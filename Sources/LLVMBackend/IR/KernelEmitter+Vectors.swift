@@ -25,7 +25,7 @@ extension KernelEmitter {
     /// Elements index + steps[0], index + steps[1], … of `buffer` as one vector (`llvm.masked.gather`; a
     /// plain load for one step).
     func gather(_ buffer: Int, _ index: IRValue, steps: [Int]) -> IRValue {
-        if steps == [0] { return load(buffer, index) }
+        if steps.count == 1 { return load(buffer, index + steps[0]) }
         let element = ir.type(of: dtype(of: buffer)), lanes = UInt32(steps.count)
         var offsets = steps.map { LLVMConstInt(ir.i64, UInt64($0), 0) }
         let indices = LLVMBuildAdd(builder, splat(index, lanes: steps.count).ref, LLVMConstVector(&offsets, lanes), "")
@@ -47,5 +47,16 @@ extension KernelEmitter {
         guard LLVMGetTypeKind(value.type) == LLVMVectorTypeKind else { return store(value, buffer, index) }
         let stored = LLVMBuildStore(builder, value.ref, address(buffer, index))
         LLVMSetAlignment(stored, UInt32(dtype(of: buffer).byteWidth))
+    }
+}
+
+extension KernelEmitter {
+    /// `value` with the lanes whose `keep` is false replaced by the same lanes of `replacement` (a constant
+    /// blend: one shuffle; `value` itself when every lane is kept).
+    func keepingLanes(_ keep: [Bool], of value: IRValue, else replacement: IRValue) -> IRValue {
+        if keep.allSatisfy({ $0 }) { return value }
+        if keep.count == 1 { return replacement }
+        var mask = keep.enumerated().map { LLVMConstInt(ir.i32, UInt64($0.element ? $0.offset : keep.count + $0.offset), 0) }
+        return wrap(LLVMBuildShuffleVector(builder, value.ref, replacement.ref, LLVMConstVector(&mask, UInt32(keep.count)), ""))
     }
 }

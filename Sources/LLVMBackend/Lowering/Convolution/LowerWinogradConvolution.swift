@@ -211,9 +211,12 @@ struct WinogradConvolution: Equatable {
         return inside.map { e.select($0, e.load(buffer, index), zero) } ?? e.load(buffer, index)
     }
 
-    /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C.
+    /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C; where gathers are cheap, with vectors
+    /// of tiles (`WinogradTileVectors.swift`), or of channels for a channels-last V.
     func inputTransformPhase(x: Int, into v: Int, dtype: DType, channelsLast: Bool = false) -> KernelPhase {
-        if channelsLast && ConvolutionTuning.current.gathers { return gatheredInputTransformPhase(x: x, into: v, dtype: dtype) }
+        if ConvolutionTuning.current.gathers {
+            return channelsLast ? gatheredInputTransformPhase(x: x, into: v, dtype: dtype) : vectorInputTransformPhase(x: x, into: v, dtype: dtype)
+        }
         return KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
             let zero = e.real(0, dtype)
             e.loop(e.begin, e.end) { plane in
@@ -323,9 +326,11 @@ struct WinogradConvolution: Equatable {
         }
     }
 
-    /// dM[k, O, tiles] = A dY Aᵀ of gy's tiles (zeros past an odd edge), parallel over N·O.
+    /// dM[k, O, tiles] = A dY Aᵀ of gy's tiles (zeros past an odd edge), parallel over N·O; with vectors of
+    /// tiles where gathers are cheap.
     func gyTransformPhase(gy: Int, into dm: Int, dtype: DType) -> KernelPhase {
-        KernelPhase(suffix: "_gytransform", parallelCount: n * o) { e in
+        if ConvolutionTuning.current.gathers { return vectorGyTransformPhase(gy: gy, into: dm, dtype: dtype) }
+        return KernelPhase(suffix: "_gytransform", parallelCount: n * o) { e in
             let zero = e.real(0, dtype)
             e.loop(e.begin, e.end) { plane in
                 let oc = plane % o
