@@ -36,10 +36,15 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// AVX-512: Winograd with generated products on every plane of at least 16×16. Measured on the Xeon
     /// (2 threads, `munitc bench --size N`): 64×64 iteration 0.79 s (a gathered GEMM per convolution, which
     /// beat Winograd with OpenBLAS's products there) → 0.62–0.70 s; 128×128 2.19 → 1.8 s (the products of the
-    /// 64 backward passes per iteration 400 → 239 ms); 256×256 6.9 → 6.6 s. AVX2 code keeps what Zen 3 measured fastest (Winograd with OpenBLAS products
-    /// everywhere): no AVX2 machine has timed the generated products yet.
+    /// 64 backward passes per iteration 400 → 239 ms); 256×256 6.9 → 6.6 s.
+    ///
+    /// AVX2: generated products (6 rows × 2 vectors of 8 lanes, BLIS's Haswell shape) below 256 tiles, where
+    /// OpenBLAS's packing outweighs the narrow products, and OpenBLAS's products from 256 tiles (what Zen 3
+    /// measured fastest). Measured as AVX2 code on the Xeon (`--target-cpu haswell`, `OPENBLAS_CORETYPE=Haswell`):
+    /// 64×64 iteration 1.06–1.10 → 0.93 s; 128×128 (256 tiles) 2.66–2.75 s either way. Gathers stay off: on
+    /// Zen 3 an 8-lane gather is 39 micro-ops at about one element per cycle, no faster than scalar loads.
     init(for target: TargetCPU) {
-        self.init(winogradMinimumTiles: 64, generatedProductsBelowTiles: target.isa >= .avx512 ? .max : 0, isa: target.isa)
+        self.init(winogradMinimumTiles: 64, generatedProductsBelowTiles: target.isa >= .avx512 ? .max : 256, isa: target.isa)
     }
 
     private init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int, isa: VectorISA) {
