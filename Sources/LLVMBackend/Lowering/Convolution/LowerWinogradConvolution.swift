@@ -27,6 +27,16 @@ struct WinogradConvolution: Equatable {
     var tiles: Int { n * tilesH * tilesW }
     var name: String { "winograd_\(padding)k3_s1_\(KernelName.shape([n, c, h, w]))_to\(o)" }
 
+    /// Elements from transformed index k to k + 1 in a transformed buffer of `elements` values per k: one cache
+    /// line of 16 floats more, so that the 16 planes a transform writes side by side do not all fall in one L1
+    /// set (a power-of-two plane such as 256 × 256 floats would map them to the same set, more than its ways,
+    /// and every store would miss).
+    static func planeStride(_ elements: Int) -> Int { elements + 16 }
+    /// The plane strides of the transformed weights [16, O, C], inputs [16, C, tiles] and outputs [16, O, tiles].
+    var weightPlanes: Int { Self.planeStride(o * c) }
+    var inputPlanes: Int { Self.planeStride(c * tiles) }
+    var outputPlanes: Int { Self.planeStride(o * tiles) }
+
     /// A 3×3, stride-1 convolution reading its source through `rows` and `cols` (no upsampling), with enough
     /// channels (`minimumChannels`, in ConvolutionAlgorithm.swift) and tiles (`ConvolutionTuning`); nil otherwise.
     init?(n: Int, c: Int, o: Int, rows: GatherAxis, cols: GatherAxis) {
@@ -133,7 +143,7 @@ struct WinogradConvolution: Equatable {
                 let steps = (0..<lanes).map { $0 * 9 }
                 let taps = (0..<3).map { ky in (0..<3).map { kx in e.gather(weight, base + (ky * 3 + kx), steps: steps) } }
                 let values = Self.sandwich(Self.g, taps)
-                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * o * c) + oc * c + firstChannel) }
+                for k in 0..<16 { e.storeVector(values[k / 4][k % 4], u, e.index(k * weightPlanes) + oc * c + firstChannel) }
             }
             e.loop(e.begin, e.end) { oc in
                 let vectorChannels = c / lanes * lanes
@@ -167,7 +177,7 @@ struct WinogradConvolution: Equatable {
                     for b in 0..<4 {
                         // Along ky: the row index a.
                         let values = Self.multiply(Self.g, (0..<3).map { e.load(h, b * rows + pair * 3 + $0) })
-                        for a in 0..<4 { e.store(values[a], u, (a * 4 + b) * (o * c) + pair) }
+                        for a in 0..<4 { e.store(values[a], u, (a * 4 + b) * weightPlanes + pair) }
                     }
                 }
             }
@@ -184,7 +194,7 @@ struct WinogradConvolution: Equatable {
                     let pair = oc * c + ci
                     for b in 0..<4 {
                         // Along the row index a: ky.
-                        let values = Self.multiply(gT, (0..<4).map { e.load(du, ($0 * 4 + b) * (o * c) + pair) })
+                        let values = Self.multiply(gT, (0..<4).map { e.load(du, ($0 * 4 + b) * weightPlanes + pair) })
                         for ky in 0..<3 { e.store(values[ky], h, b * rows + pair * 3 + ky) }
                     }
                 }
@@ -202,7 +212,7 @@ struct WinogradConvolution: Equatable {
     /// (`channelsLast`: the V that a generated weight product reads, whose rows along the channels it needs
     /// contiguous, and which a gathered input transform writes as whole vectors of channels).
     func transformed(_ k: Int, channels: Int, _ channel: IRValue, _ t: IRValue, channelsLast: Bool = false) -> IRValue {
-        channelsLast ? (t + k * tiles) * channels + channel : (k * channels + channel) * tiles + t
+        k * Self.planeStride(channels * tiles) + (channelsLast ? t * channels + channel : channel * tiles + t)
     }
 
     /// A window's or tile's cell: its value, or zero where `cell` says it lies outside.
@@ -348,8 +358,8 @@ struct WinogradConvolution: Equatable {
 
     /// One of the 16 products: forward M = U·V, data dV = Uᵀ·dM, weight dU = dM·Vᵀ.
     func emitProduct(_ e: KernelEmitter, _ product: Product, dtype: DType, k: Int, u: Int, v: Int, m: Int) {
-        let (uk, vk, mk) = (e.pointer(u, offset: e.index(k * o * c)), e.pointer(v, offset: e.index(k * c * tiles)),
-                            e.pointer(m, offset: e.index(k * o * tiles)))
+        let (uk, vk, mk) = (e.pointer(u, offset: e.index(k * weightPlanes)), e.pointer(v, offset: e.index(k * inputPlanes)),
+                            e.pointer(m, offset: e.index(k * outputPlanes)))
         let zero = e.real(0, dtype)
         switch product {
         case .forward:
@@ -375,25 +385,25 @@ struct WinogradConvolution: Equatable {
             }
         }
         let lanes = ConvolutionTuning.current.vectorLanes
-        let (o, c, tiles) = (o, c, tiles)
+        let (o, c, tiles) = (o, c, tiles), (uPlanes, vPlanes, mPlanes) = (weightPlanes, inputPlanes, outputPlanes)
         let kernel: RegisterBlockedProduct
         let operands: (IRValue) -> RegisterBlockedProduct.Operands
         switch product {
         case .forward:
             // M[o, tiles] = U[o, c] · V[c, tiles].
             kernel = RegisterBlockedProduct(m: o, n: tiles, k: c, lanes: lanes)
-            operands = { k in .init(a: u, aBase: k * (o * c), aRowStride: c, aDepthStride: 1,
-                                    b: v, bBase: k * (c * tiles), ldb: tiles, c: m, cBase: k * (o * tiles), ldc: tiles) }
+            operands = { k in .init(a: u, aBase: k * uPlanes, aRowStride: c, aDepthStride: 1,
+                                    b: v, bBase: k * vPlanes, ldb: tiles, c: m, cBase: k * mPlanes, ldc: tiles) }
         case .data:
             // dV[c, tiles] = U[o, c]ᵀ · dM[o, tiles].
             kernel = RegisterBlockedProduct(m: c, n: tiles, k: o, lanes: lanes)
-            operands = { k in .init(a: u, aBase: k * (o * c), aRowStride: 1, aDepthStride: c,
-                                    b: m, bBase: k * (o * tiles), ldb: tiles, c: v, cBase: k * (c * tiles), ldc: tiles) }
+            operands = { k in .init(a: u, aBase: k * uPlanes, aRowStride: 1, aDepthStride: c,
+                                    b: m, bBase: k * mPlanes, ldb: tiles, c: v, cBase: k * vPlanes, ldc: tiles) }
         case .weight:
             // dU[o, c] = dM[o, tiles] · V[tiles, c] (channels last).
             kernel = RegisterBlockedProduct(m: o, n: c, k: tiles, lanes: lanes)
-            operands = { k in .init(a: m, aBase: k * (o * tiles), aRowStride: tiles, aDepthStride: 1,
-                                    b: v, bBase: k * (tiles * c), ldb: c, c: u, cBase: k * (o * c), ldc: c) }
+            operands = { k in .init(a: m, aBase: k * mPlanes, aRowStride: tiles, aDepthStride: 1,
+                                    b: v, bBase: k * vPlanes, ldb: c, c: u, cBase: k * uPlanes, ldc: c) }
         }
         let blocks = kernel.columnBlocks
         var phase = KernelPhase(suffix: product == .weight ? "_wproduct" : "_product", parallelCount: 16 * blocks) { e in
@@ -406,12 +416,13 @@ struct WinogradConvolution: Equatable {
     }
 
     /// Scratch shapes: transformed weights (or their gradient) [16, O, C], transformed inputs [16, C, tiles],
-    /// transformed outputs (or gy) [16, O, tiles], and the two-pass weight transforms' half-way values
+    /// transformed outputs (or gy) [16, O, tiles], each plane padded by a cache line (`planeStride`), and the two-pass weight transforms' half-way values
     /// [4, O, C, 3] (one element where no phase of the kernel uses them: a gathered weight transform and no
     /// weight gradient).
     func scratch(_ dtype: DType, weightGradient: Bool) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, halves: TensorType) {
         let halves = weightGradient || !ConvolutionTuning.current.gathers ? [4, o, c, 3] : [1]
-        return (TensorType(dtype, [16, o, c]), TensorType(dtype, [16, c, tiles]), TensorType(dtype, [16, o, tiles]), TensorType(dtype, halves))
+        return (TensorType(dtype, [16 * weightPlanes]), TensorType(dtype, [16 * inputPlanes]), TensorType(dtype, [16 * outputPlanes]),
+                TensorType(dtype, halves))
     }
 
     // MARK: plans
