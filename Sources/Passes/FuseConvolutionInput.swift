@@ -12,20 +12,25 @@ import GraphIR
 ///   and the same without the upsampling: conv2d(pad(x), …), pad_backward(conv2d_backward_input(…)), …
 ///
 /// An upsampling always folds: the backend computes it on the small image, per output phase with merged
-/// taps (×2 then 5×5: 9 taps per output instead of 25). A pad alone folds where the backend would copy the
+/// taps (×2 then 5×5: 9 taps per output instead of 25). A pad alone folds where the backend reads the image
+/// through it at no cost, so the padded image and its gradient's crop disappear: where it would copy the
 /// image into columns anyway (strided convolutions, or output rows × padded width under 1024, with more
-/// than 4 output channels): there reading through the padding costs nothing and the padded image and its
-/// gradient's crop disappear. Large stride-1 planes keep the materialised pad, which the backend's shifted
-/// GEMMs read in place without any column copy.
+/// than 4 output channels), and into 3×3 stride-1 convolutions with enough channels each side for Winograd
+/// (`GatheredConvolutionFusion.readsThroughTables`), whose transforms read through source tables (a plane
+/// too large for the column rule has at least 128 tiles, above the backend's Winograd minimum of 64).
+/// Other large stride-1 planes keep the materialised pad, which the backend's shifted GEMMs read in place
+/// without any column copy.
 public struct FuseConvolutionInput: Pass {
     public static let name = "fuse-conv-input"
     public let summary = "fold nearest upsampling (and the pad after it) into convolutions and their gradients"
 
     public init() {}
 
-    /// Whether a convolution reads a lone pad cheaply enough to fold it (see above).
-    static func foldsPadAlone(stride: [Int], outputChannels: Int, outputRows: Int, paddedWidth: Int) -> Bool {
-        outputChannels > 4 && (stride != [1, 1] || outputRows * paddedWidth < 1024)
+    /// Whether a convolution reads a lone pad cheaply enough to fold it (see above); `padded` is the padded
+    /// input's shape [N, C, H, W].
+    static func foldsPadAlone(kernel: [Int], stride: [Int], padded: [Int], outputChannels: Int, outputRows: Int) -> Bool {
+        GatheredConvolutionFusion.readsThroughTables(kernel: kernel, stride: stride, inputChannels: padded[1], outputChannels: outputChannels)
+            || outputChannels > 4 && (stride != [1, 1] || outputRows * padded[3] < 1024)
     }
 
     public func run(_ graph: Graph, statistics: inout PassStatistics) throws -> Graph {
@@ -41,11 +46,14 @@ public struct FuseConvolutionInput: Pass {
             return p
         }
 
-        // `foldsPadAlone` for a convolution or gradient node whose output (or output gradient) is `gy`.
-        func foldsPadAlone(_ node: Node, gy: ValueID, paddedWidth: Int) -> Bool {
+        // `foldsPadAlone` for a convolution or gradient node whose output (or output gradient) is `gy` and
+        // whose padded input has shape `padded`; the weight gradient alone has no weight to take the kernel from.
+        func foldsPadAlone(_ node: Node, gy: ValueID, padded: [Int]) -> Bool {
             let shape = graph.type(of: gy).shape
-            return Self.foldsPadAlone(stride: node.attributes.ints("stride"), outputChannels: shape[1], outputRows: shape[2],
-                                      paddedWidth: paddedWidth)
+            let kernel = node.op === Ops.conv2dBackwardWeight
+                ? node.attributes.ints("kernel") : Array(graph.type(of: node.operands[1]).shape[2...])
+            return Self.foldsPadAlone(kernel: kernel, stride: node.attributes.ints("stride"), padded: padded,
+                                      outputChannels: shape[1], outputRows: shape[2])
         }
 
         // Fused node kind and members (in graph order), by the node it replaces.
@@ -63,7 +71,7 @@ public struct FuseConvolutionInput: Pass {
                     chain.insert(up, at: 0)
                 } else {
                     let gy = role == .convolution ? node.results[0] : node.operands[1]
-                    guard chain.count == 2, foldsPadAlone(node, gy: gy, paddedWidth: graph.type(of: node.operands[0]).shape[3]) else { continue }
+                    guard chain.count == 2, foldsPadAlone(node, gy: gy, padded: graph.type(of: node.operands[0]).shape) else { continue }
                 }
                 fusions[i] = Fusion(kind: role.kind, members: chain, exporting: [node.results[0]])
                 statistics[role == .convolution ? "convolutions" : "weight-gradients"] += 1
@@ -80,7 +88,7 @@ public struct FuseConvolutionInput: Pass {
                     if uses[node.results[0].index] == 1, let reader = readers[node.results[0].index].first,
                        graph.nodes[reader].op === upsampleGradient { continue }
                     let gy = graph.nodes[conv].operands[0]
-                    guard foldsPadAlone(graph.nodes[conv], gy: gy, paddedWidth: graph.nodes[conv].attributes.ints("input_shape")[3]) else { continue }
+                    guard foldsPadAlone(graph.nodes[conv], gy: gy, padded: graph.nodes[conv].attributes.ints("input_shape")) else { continue }
                 }
                 chain.insert(conv, at: 0)
                 fusions[i] = Fusion(kind: Role.dataGradient.kind, members: chain, exporting: [node.results[0]])

@@ -35,8 +35,8 @@ import Testing
         return fused
     }
 
-    static func backendCases() -> [BackendCase] {
-        Self.cases.enumerated().flatMap { i, c -> [BackendCase] in
+    static func backendCases(_ cases: [Case] = cases) -> [BackendCase] {
+        cases.enumerated().flatMap { i, c -> [BackendCase] in
             let x = TensorType(c.dtype, c.x), w = TensorType(c.dtype, [c.out, c.x[1], 3, 3]), bias = TensorType(c.dtype, [c.out])
             func source(_ b: GraphBuilder, _ v: ValueID) throws -> ValueID { try c.mode.map { try b.pad(v, mode: $0, c.folded) } ?? v }
             func conv(_ b: GraphBuilder, _ v: [ValueID], bias: Bool = false) throws -> ValueID {
@@ -83,16 +83,34 @@ import Testing
     /// Every case above runs on Winograd kernels: forward, data and weight gradients, and the pair (with the
     /// default minimum of tiles lifted: these planes are smaller than a 16×16 one).
     @Test func casesTakeTheWinogradPath() throws {
-        let b = GraphBuilder(name: "cases")
-        for (i, c) in Self.backendCases().enumerated() {
-            b.output("y\(i)", try c.build(b, c.inputs.enumerated().map { b.input("\(i).\($0.offset)", $0.element) }))
-        }
-        let symbols = try Executable(graph: Self.fuse(b.graph), options: CompileOptions(winogradMinimumTiles: 0)).kernelCalls.map(\.symbol)
+        let symbols = try Self.symbols(Self.backendCases(), options: CompileOptions(winogradMinimumTiles: 0))
         for kind in ["conv2d_winograd", "conv2d_backward_input_winograd", "conv2d_backward_weight_winograd", "conv2d_backward_winograd"] {
             #expect(symbols.contains { $0.hasPrefix(kind) }, "\(kind): \(Set(symbols).sorted())")
         }
         let conv = symbols.filter { $0.hasPrefix("conv2d") && !$0.contains("winograd") }
         #expect(conv.isEmpty, "every convolution here is Winograd: \(conv)")
+    }
+
+    /// The kernels the fused graph of `cases` calls.
+    static func symbols(_ cases: [BackendCase], options: CompileOptions) throws -> [String] {
+        let b = GraphBuilder(name: "cases")
+        for (i, c) in cases.enumerated() {
+            b.output("y\(i)", try c.build(b, c.inputs.enumerated().map { b.input("\(i).\($0.offset)", $0.element) }))
+        }
+        return try Executable(graph: Self.fuse(b.graph), options: options).kernelCalls.map(\.symbol)
+    }
+
+    /// MUNIT's residual convolutions at 128×128 crops (32×32 planes, a reflect pad alone, default tuning):
+    /// `fuse-conv-input` folds the pad because Winograd reads through it, so the forward, each gradient and
+    /// the pair run on `reflectp1` Winograd kernels with no pad or pad gradient kernel left, and agree with
+    /// the interpreter's unfused graph.
+    @Test func residualPadFoldsIntoWinogradAt32x32() throws {
+        let cases = Self.backendCases([Case(x: [1, 32, 32, 32], out: 32, mode: .reflect)])
+        try BackendHarness.expectParity(cases, tolerance: 2e-5, scaled: true, transform: Self.fuse)
+        let symbols = try Self.symbols(cases, options: CompileOptions())
+        #expect(!symbols.contains { $0.hasPrefix("pad") }, "\(Set(symbols).sorted())")
+        let conv = symbols.filter { $0.hasPrefix("conv2d") }
+        #expect(!conv.isEmpty && conv.allSatisfy { $0.contains("winograd_reflectp1") }, "\(conv)")
     }
 }
 

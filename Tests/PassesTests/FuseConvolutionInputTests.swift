@@ -166,4 +166,86 @@ import Testing
             }
             """))
     }
+
+    /// MUNIT's residual convolutions at 128×128 crops (3×3, stride 1, 32×32 planes, 64 channels): too large
+    /// for the column rule, but Winograd in the backend reads through the pad, so the convolution, its weight
+    /// gradient and its data gradient all fold their lone reflect pad. With 16 channels (im2col or shifted
+    /// GEMMs, not Winograd) the pad and its gradient stay.
+    @Test func foldsALonePadIntoWinogradConvolutions() throws {
+        // Results numbered from `k` (the text format numbers them), arguments and outputs named by `s`.
+        func residual(_ c: Int, _ s: String, _ k: Int) -> String {
+            """
+              input %x\(s) : f32[1, \(c), 32, 32]
+              input %w\(s) : f32[\(c), \(c), 3, 3]
+              input %gy\(s) : f32[1, \(c), 32, 32]
+              %\(k) = pad(%x\(s)) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, \(c), 34, 34]
+              %\(k + 1) = conv2d(%\(k), %w\(s)) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, \(c), 32, 32]
+              %\(k + 2) = conv2d_backward_weight(%\(k), %gy\(s)) {stride = [1, 1], pad = [0, 0, 0, 0], kernel = [3, 3]} : f32[\(c), \(c), 3, 3]
+              %\(k + 3) = conv2d_backward_input(%gy\(s), %w\(s)) {stride = [1, 1], pad = [0, 0, 0, 0], input_shape = [1, \(c), 34, 34]} : f32[1, \(c), 34, 34]
+              %\(k + 4) = pad_backward(%\(k + 3)) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, \(c), 32, 32]
+              output y\(s) = %\(k + 1)
+              output gw\(s) = %\(k + 2)
+              output gx\(s) = %\(k + 4)
+            """
+        }
+        var (text, statistics) = try CleanupCheck.run(FuseConvolutionInput(), "graph g {\n" + residual(64, "", 0) + "\n" + residual(16, "16", 5) + "\n}")
+        #expect(statistics["convolutions"] == 1 && statistics["weight-gradients"] == 1 && statistics["input-gradients"] == 1)
+        text = printGraph(try DeadCodeElimination().run(try parseGraph(text), statistics: &statistics))
+        #expect(text == CleanupCheck.golden("""
+            graph g {
+              input %x : f32[1, 64, 32, 32]
+              input %w : f32[64, 64, 3, 3]
+              input %gy : f32[1, 64, 32, 32]
+              input %x16 : f32[1, 16, 32, 32]
+              input %w16 : f32[16, 16, 3, 3]
+              input %gy16 : f32[1, 16, 32, 32]
+              %0 = fused(%x, %w) {kind = conv2d} : f32[1, 64, 32, 32] {
+                input %a0 : f32[1, 64, 32, 32]
+                %0 = pad(%a0) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 64, 34, 34]
+                input %a1 : f32[64, 64, 3, 3]
+                %1 = conv2d(%0, %a1) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 64, 32, 32]
+                output r0 = %1
+              }
+              %1 = fused(%x, %gy) {kind = conv2d_backward_weight} : f32[64, 64, 3, 3] {
+                input %a0 : f32[1, 64, 32, 32]
+                %0 = pad(%a0) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 64, 34, 34]
+                input %a1 : f32[1, 64, 32, 32]
+                %1 = conv2d_backward_weight(%0, %a1) {stride = [1, 1], pad = [0, 0, 0, 0], kernel = [3, 3]} : f32[64, 64, 3, 3]
+                output r0 = %1
+              }
+              %2 = fused(%gy, %w) {kind = conv2d_backward_input} : f32[1, 64, 32, 32] {
+                input %a0 : f32[1, 64, 32, 32]
+                input %a1 : f32[64, 64, 3, 3]
+                %0 = conv2d_backward_input(%a0, %a1) {stride = [1, 1], pad = [0, 0, 0, 0], input_shape = [1, 64, 34, 34]} : f32[1, 64, 34, 34]
+                %1 = pad_backward(%0) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 64, 32, 32]
+                output r0 = %1
+              }
+              %3 = pad(%x16) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 16, 34, 34]
+              %4 = conv2d(%3, %w16) {stride = [1, 1], pad = [0, 0, 0, 0]} : f32[1, 16, 32, 32]
+              %5 = conv2d_backward_weight(%3, %gy16) {stride = [1, 1], pad = [0, 0, 0, 0], kernel = [3, 3]} : f32[16, 16, 3, 3]
+              %6 = conv2d_backward_input(%gy16, %w16) {stride = [1, 1], pad = [0, 0, 0, 0], input_shape = [1, 16, 34, 34]} : f32[1, 16, 34, 34]
+              %7 = pad_backward(%6) {mode = reflect, pad = [1, 1, 1, 1]} : f32[1, 16, 32, 32]
+              output y = %0
+              output gw = %1
+              output gx = %2
+              output y16 = %4
+              output gw16 = %5
+              output gx16 = %7
+            }
+            """))
+    }
+
+    /// The Winograd branch of the rule at its edges: both channel counts must reach the minimum, the kernel
+    /// be 3×3 and the stride 1 (a large stride-1 plane otherwise keeps its pad).
+    @Test func foldsALonePadWhereWinogradReadsIt() {
+        let m = GatheredConvolutionFusion.winogradMinimumChannels
+        let cases: [(kernel: [Int], c: Int, o: Int, folds: Bool)] = [
+            ([3, 3], m, m, true), ([3, 3], m - 1, 2 * m, false), ([3, 3], 2 * m, m - 1, false), ([5, 5], 2 * m, 2 * m, false),
+            ([1, 1], 2 * m, 2 * m, false),
+        ]
+        for c in cases {
+            #expect(FuseConvolutionInput.foldsPadAlone(kernel: c.kernel, stride: [1, 1], padded: [1, c.c, 34, 34],
+                                                       outputChannels: c.o, outputRows: 32) == c.folds, "\(c)")
+        }
+    }
 }

@@ -83,6 +83,21 @@ public struct GatheredConvolutionFusion: Sendable {
     }
 }
 
+extension GatheredConvolutionFusion {
+    /// Input and output channels from which the backend runs a 3×3 stride-1 convolution (and its gradients)
+    /// as Winograd F(2×2, 3×3); below, its 16 products are too small to beat one im2col GEMM. Here rather than
+    /// in the backend because `fuse-conv-input` folds by it: both must read the same number.
+    public static let winogradMinimumChannels = 32
+
+    /// Whether the backend runs a convolution of this geometry as Winograd (3×3, stride 1,
+    /// `winogradMinimumChannels` each side), which reads its input through per-axis source tables, so a pad
+    /// folded into it costs nothing. The backend also wants a minimum of tiles (its `ConvolutionTuning`:
+    /// a 16×16 plane), which depends on the target and is not checked here.
+    public static func readsThroughTables(kernel: [Int], stride: [Int], inputChannels: Int, outputChannels: Int) -> Bool {
+        kernel == [3, 3] && stride == [1, 1] && min(inputChannels, outputChannels) >= winogradMinimumChannels
+    }
+}
+
 /// A `conv2d_epilogue` fused node (`fuse-conv-epilogue`): a convolution (plain or gathered) whose output
 /// goes through a per-sample norm, an activation and a residual add, each optional but at least one, each
 /// reading the previous one's result as its first operand. The convolution's operands are the region's

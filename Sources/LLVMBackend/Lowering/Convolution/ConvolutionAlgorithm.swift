@@ -35,8 +35,9 @@ extension DirectConvolution {
 }
 
 extension WinogradConvolution {
-    /// Channels below which the 16 products are too small to beat one im2col GEMM.
-    static let minimumChannels = 32
+    /// Channels below which the 16 products are too small to beat one im2col GEMM; shared with
+    /// `fuse-conv-input`, which folds lone pads into the convolutions that run as Winograd.
+    static let minimumChannels = GatheredConvolutionFusion.winogradMinimumChannels
 }
 
 extension WideGridConvolution {
