@@ -21,8 +21,8 @@ import Testing
         Case(x: [1, 32, 4, 7], out: 32, pad: [1, 0, 0, 1], mode: .zero, folded: [1, 2, 2, 1]),
         // 72 tiles: a full block of 64 columns plus single ones; 35 outputs: a partial block of rows.
         Case(x: [1, 33, 18, 16], out: 35, pad: [1, 1, 1, 1]),
-        // Rows of 19 and 18 tiles: a whole vector of 16 tiles (AVX-512) and a remainder, a half tile at the odd
-        // edge, reflected and zero borders read through the lanes' gathers.
+        // Rows of 19 and 18 tiles: more tiles than a vector's lanes, a half tile at the odd edge, reflected and
+        // zero borders.
         Case(x: [1, 32, 5, 37], out: 32, mode: .reflect),
         Case(x: [2, 32, 3, 35], out: 32, pad: [1, 1, 1, 1]),
     ]

@@ -49,14 +49,3 @@ extension KernelEmitter {
         LLVMSetAlignment(stored, UInt32(dtype(of: buffer).byteWidth))
     }
 }
-
-extension KernelEmitter {
-    /// `value` with the lanes whose `keep` is false replaced by the same lanes of `replacement` (a constant
-    /// blend: one shuffle; `value` itself when every lane is kept).
-    func keepingLanes(_ keep: [Bool], of value: IRValue, else replacement: IRValue) -> IRValue {
-        if keep.allSatisfy({ $0 }) { return value }
-        if keep.count == 1 { return replacement }
-        var mask = keep.enumerated().map { LLVMConstInt(ir.i32, UInt64($0.element ? $0.offset : keep.count + $0.offset), 0) }
-        return wrap(LLVMBuildShuffleVector(builder, value.ref, replacement.ref, LLVMConstVector(&mask, UInt32(keep.count)), ""))
-    }
-}

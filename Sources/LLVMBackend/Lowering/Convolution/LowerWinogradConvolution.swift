@@ -221,12 +221,12 @@ struct WinogradConvolution: Equatable {
         return inside.map { e.select($0, e.load(buffer, index), zero) } ?? e.load(buffer, index)
     }
 
-    /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C; where gathers are cheap, with vectors
-    /// of tiles (`WinogradTileVectors.swift`), or of channels for a channels-last V.
+    /// V[k, C, tiles] = Bᵀ d B of every input window, parallel over N·C (scalar: with the planes padded
+    /// (`planeStride`) as fast as vectors of tiles gathered across a row, 25 against 23 ms per 64×64 iteration
+    /// on the Xeon, and no gathers, which Zen 3 and Intel's Downfall-mitigated cores run slowly); with vectors
+    /// of channels for a channels-last V where gathers are cheap.
     func inputTransformPhase(x: Int, into v: Int, dtype: DType, channelsLast: Bool = false) -> KernelPhase {
-        if ConvolutionTuning.current.gathers {
-            return channelsLast ? gatheredInputTransformPhase(x: x, into: v, dtype: dtype) : vectorInputTransformPhase(x: x, into: v, dtype: dtype)
-        }
+        if channelsLast && ConvolutionTuning.current.gathers { return gatheredInputTransformPhase(x: x, into: v, dtype: dtype) }
         return KernelPhase(suffix: "_xtransform", parallelCount: n * c) { e in
             let zero = e.real(0, dtype)
             e.loop(e.begin, e.end) { plane in
@@ -336,11 +336,9 @@ struct WinogradConvolution: Equatable {
         }
     }
 
-    /// dM[k, O, tiles] = A dY Aᵀ of gy's tiles (zeros past an odd edge), parallel over N·O; with vectors of
-    /// tiles where gathers are cheap.
+    /// dM[k, O, tiles] = A dY Aᵀ of gy's tiles (zeros past an odd edge), parallel over N·O.
     func gyTransformPhase(gy: Int, into dm: Int, dtype: DType) -> KernelPhase {
-        if ConvolutionTuning.current.gathers { return vectorGyTransformPhase(gy: gy, into: dm, dtype: dtype) }
-        return KernelPhase(suffix: "_gytransform", parallelCount: n * o) { e in
+        KernelPhase(suffix: "_gytransform", parallelCount: n * o) { e in
             let zero = e.real(0, dtype)
             e.loop(e.begin, e.end) { plane in
                 let oc = plane % o
