@@ -29,19 +29,57 @@ import Testing
               convPad: [1, 0, 0, 1]),
         // One output channel: the products degenerate to a single row.
         Chain(x: [1, 5, 5, 5], out: 1, scale: [2, 2], mode: .reflect, pad: [2, 2, 2, 2], kernel: [5, 5]),
+        // MUNIT's discriminators' last convolutions (4×4, stride 2, reflect 1) on 8×8, 4×4 and 2×2 planes: widths
+        // N·positions of 16, 8, 1 and 2, skinny products (`SkinnyProduct`); output channels that leave a
+        // remainder of rows, float64.
+        Chain(x: [1, 6, 8, 8], out: 10, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [4, 4], stride: [2, 2]),
+        Chain(x: [2, 5, 4, 4], out: 9, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [4, 4], stride: [2, 2]),
+        Chain(x: [1, 7, 2, 2], out: 12, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [4, 4], stride: [2, 2]),
+        Chain(x: [2, 3, 2, 2], out: 5, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [4, 4], stride: [2, 2], dtype: .f64),
+        // 3×3 taps: depths C·9 (45, 27) leave a scalar rest after the vectors of either width.
+        Chain(x: [1, 5, 6, 6], out: 6, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [3, 3], stride: [2, 2]),
+        Chain(x: [1, 3, 4, 4], out: 7, scale: [1, 1], mode: .reflect, pad: [1, 1, 1, 1], kernel: [3, 3], stride: [2, 2], dtype: .f64),
     ]
 
-    static func fuse(_ graph: Graph) throws -> Graph {
+    static func fuse(_ graph: Graph) throws -> Graph { try fuse(graph, chains: chains.count) }
+
+    static func fuse(_ graph: Graph, chains: Int) throws -> Graph {
         var statistics = PassStatistics()
         let fused = try FuseConvolutionInput().run(graph, statistics: &statistics)
         let kinds = fused.nodes.compactMap(\.fusionKind)
-        #expect(kinds.count == 5 * chains.count, "every chain fuses (3 convolutions, 2 gradients): \(kinds)")
+        #expect(kinds.count == 5 * chains, "every chain fuses (3 convolutions, 2 gradients): \(kinds)")
         return try DeadCodeElimination().run(fused, statistics: &statistics)
     }
 
     @Test func fusedChainsMatchTheInterpreter() throws {
+        try BackendHarness.expectParity(Self.backendCases(), tolerance: 1e-4, transform: Self.fuse)
+    }
+
+    /// The same with every product a BLAS call, and with skinny products for every chain whose families are
+    /// at most 256 wide (several families, upsampling phases stacked into one family's rows), whatever the
+    /// default width.
+    @Test(arguments: [0, 256]) func skinnyAndBLASProductsMatchTheInterpreter(upTo width: Int) throws {
+        try BackendHarness.expectParity(Self.backendCases(), tolerance: 1e-4, template: CompileOptions(skinnyProductsUpToWidth: width),
+                                        transform: Self.fuse)
+    }
+
+    /// The discriminator-like chains run generated products for all three, and no BLAS call.
+    @Test func narrowFamiliesTakeSkinnyProducts() throws {
+        let b = GraphBuilder(name: "cases")
+        for c in Self.backendCases(Array(Self.chains[11...13])) {
+            b.output(c.name, try c.build(b, c.inputs.enumerated().map { b.input("\(c.name).\($0.offset)", $0.element) }))
+        }
+        let symbols = try Executable(graph: Self.fuse(b.graph, chains: 3), options: CompileOptions()).kernelCalls.map(\.symbol)
+        for suffix in ["_skinny", "_skinny_data", "_skinny_weight"] {
+            #expect(symbols.contains { $0.hasSuffix(suffix) }, "\(suffix): \(Set(symbols).sorted())")
+        }
+        #expect(!symbols.contains { $0.hasSuffix("_gemm") }, "\(Set(symbols).sorted())")
+    }
+
+    /// Forward, forward with bias and the weighted gradients of each of `chains`.
+    static func backendCases(_ chains: [Chain] = chains) -> [BackendCase] {
         var cases: [BackendCase] = []
-        for (i, c) in Self.chains.enumerated() {
+        for (i, c) in chains.enumerated() {
             let x = TensorType(c.dtype, c.x), w = TensorType(c.dtype, [c.out, c.x[1], c.kernel[0], c.kernel[1]])
             let b = TensorType(c.dtype, [c.out])
             func source(_ builder: GraphBuilder, _ v: ValueID) throws -> ValueID {
@@ -66,7 +104,7 @@ import Testing
                 return try b.add(b.reduceSum(b.mul(gx, v[2]), axes: [0, 1, 2, 3]), b.reduceSum(b.mul(gw, v[3]), axes: [0, 1, 2, 3]))
             })
         }
-        try BackendHarness.expectParity(cases, tolerance: 1e-4, transform: Self.fuse)
+        return cases
     }
 
     @Test func upsampledAxesSplitIntoPhases() {

@@ -48,4 +48,21 @@ extension KernelEmitter {
         let stored = LLVMBuildStore(builder, value.ref, address(buffer, index))
         LLVMSetAlignment(stored, UInt32(dtype(of: buffer).byteWidth))
     }
+
+    /// The sum of a vector's lanes (a scalar as it is): halves added until two lanes are left, a fixed order
+    /// (every run and thread count gives the same bits).
+    func sum(_ vector: IRValue) -> IRValue {
+        guard LLVMGetTypeKind(vector.type) == LLVMVectorTypeKind else { return vector }
+        var value = vector, lanes = Int(LLVMGetVectorSize(vector.type))
+        func shuffle(_ indices: Range<Int>) -> IRValue {
+            var mask = indices.map { LLVMConstInt(ir.i32, UInt64($0), 0) }
+            return wrap(LLVMBuildShuffleVector(builder, value.ref, LLVMGetPoison(value.type), LLVMConstVector(&mask, UInt32(mask.count)), ""))
+        }
+        while lanes > 2 {
+            value = shuffle(0..<lanes / 2) + shuffle(lanes / 2..<lanes)
+            lanes /= 2
+        }
+        let lane = { (i: Int) in self.wrap(LLVMBuildExtractElement(self.builder, value.ref, LLVMConstInt(self.ir.i32, UInt64(i), 0), "")) }
+        return lanes == 1 ? lane(0) : lane(0) + lane(1)
+    }
 }

@@ -22,6 +22,9 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// Winograd products narrower than this many tiles are generated register-blocked kernels
     /// (`RegisterBlockedProduct`) rather than BLAS calls; 0: always BLAS, `.max`: always generated.
     var generatedProductsBelowTiles: Int
+    /// Gathered convolutions whose families are all at most this wide (N·positions) run generated skinny
+    /// products (`SkinnyProduct`) on transposed columns instead of BLAS calls; 0: always BLAS.
+    var skinnyProductsUpToWidth: Int
     /// The vector class the kernels are generated for.
     let isa: VectorISA
     /// float lanes of the generated products' and gathered transforms' vectors.
@@ -44,18 +47,20 @@ struct ConvolutionTuning: Equatable, Sendable {
     /// 64×64 iteration 1.06–1.10 → 0.93 s; 128×128 (256 tiles) 2.66–2.75 s either way. Gathers stay off: on
     /// Zen 3 an 8-lane gather is 39 micro-ops at about one element per cycle, no faster than scalar loads.
     init(for target: TargetCPU) {
-        self.init(winogradMinimumTiles: 64, generatedProductsBelowTiles: target.isa >= .avx512 ? .max : 256, isa: target.isa)
+        self.init(winogradMinimumTiles: 64, generatedProductsBelowTiles: target.isa >= .avx512 ? .max : 256,
+                  skinnyProductsUpToWidth: SkinnyProduct.defaultMaximumWidth, isa: target.isa)
     }
 
-    private init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int, isa: VectorISA) {
-        (self.winogradMinimumTiles, self.generatedProductsBelowTiles, self.isa) = (winogradMinimumTiles, generatedProductsBelowTiles, isa)
+    private init(winogradMinimumTiles: Int, generatedProductsBelowTiles: Int, skinnyProductsUpToWidth: Int, isa: VectorISA) {
+        (self.winogradMinimumTiles, self.generatedProductsBelowTiles, self.skinnyProductsUpToWidth, self.isa)
+            = (winogradMinimumTiles, generatedProductsBelowTiles, skinnyProductsUpToWidth, isa)
     }
 
     private static let key = "munitc.convolution-tuning"
 
     /// The tuning of the compile lowering on this thread; outside one, every algorithm is allowed.
     static var current: ConvolutionTuning {
-        Thread.current.threadDictionary[key] as? ConvolutionTuning ?? ConvolutionTuning(winogradMinimumTiles: 0, generatedProductsBelowTiles: 0, isa: .avx2)
+        Thread.current.threadDictionary[key] as? ConvolutionTuning ?? ConvolutionTuning(winogradMinimumTiles: 0, generatedProductsBelowTiles: 0, skinnyProductsUpToWidth: 0, isa: .avx2)
     }
 
     /// Runs `body` with `self` as this thread's `current`, restoring the previous one after.

@@ -26,6 +26,10 @@ public struct CompileOptions: Sendable {
     /// BLAS calls, or nil for the target's default (every product for AVX-512 code, none for AVX2). Tests set it to reach
     /// both kinds of product on any machine.
     public var generatedProductsBelowTiles: Int?
+    /// Gathered convolutions whose families are all at most this wide run generated skinny products instead
+    /// of BLAS calls, or nil for the default (`SkinnyProduct.defaultMaximumWidth`). Tests set 0 and a large
+    /// width to reach both.
+    public var skinnyProductsUpToWidth: Int?
     /// Write each output `next.X` straight over argument X where the node computing it is the last to read
     /// X (an optimiser's update of a parameter or moment), instead of into the arena: feeding the update
     /// back (`Executable.copyOutput`) then copies nothing, and the arena holds no second copy of the
@@ -39,8 +43,9 @@ public struct CompileOptions: Sendable {
     public var callerBytes = 0.0
 
     public init(optimizationLevel: Int = 2, threads: Int? = nil, guardedBuffers: Bool = false, targetCPU: String? = nil,
-                winogradMinimumTiles: Int? = nil, generatedProductsBelowTiles: Int? = nil) {
+                winogradMinimumTiles: Int? = nil, generatedProductsBelowTiles: Int? = nil, skinnyProductsUpToWidth: Int? = nil) {
         self.optimizationLevel = optimizationLevel
+        self.skinnyProductsUpToWidth = skinnyProductsUpToWidth
         self.winogradMinimumTiles = winogradMinimumTiles
         self.generatedProductsBelowTiles = generatedProductsBelowTiles
         self.guardedBuffers = guardedBuffers
@@ -137,6 +142,7 @@ final class GraphCompiler {
         var tuning = ConvolutionTuning(for: target.cpu)
         if let tiles = options.winogradMinimumTiles { tuning.winogradMinimumTiles = tiles }
         if let tiles = options.generatedProductsBelowTiles { tuning.generatedProductsBelowTiles = tiles }
+        if let width = options.skinnyProductsUpToWidth { tuning.skinnyProductsUpToWidth = width }
         try tuning.during(lower)
         report.stageSeconds.append(("lower", Date().timeIntervalSince(started)))
     }

@@ -123,11 +123,9 @@ struct GatheredConvolution {
 
     struct Family {
         let rows: GatherAxisFamily, cols: GatherAxisFamily
-        /// Row member × column member, row-major.
+        /// Row member × column member, row-major; the family's combined weights and positions are its first
+        /// member's (its columns: `FusedConvolution.ColumnLayout`).
         let members: [Class]
-        /// Where its columns [C·taps, N·positions] start, in units of C·N; its combined weights and positions
-        /// are its first member's.
-        let columnOffset: Int
         var taps: Int { rows.groupCount * cols.groupCount }
         var positions: Int { rows.sources.count * cols.sources.count }
         var tapOffset: Int { members[0].tapOffset }
@@ -144,7 +142,7 @@ struct GatheredConvolution {
         (self.n, self.c, self.o) = (n, c, o)
         (h, w, kh, kw, oh, ow) = (rows.source, cols.source, rows.kernel, cols.kernel, rows.outputs, cols.outputs)
         (self.rows, self.cols) = (rows, cols)
-        var families: [Family] = [], taps = 0, columns = 0, positions = 0
+        var families: [Family] = [], taps = 0, positions = 0
         for rf in rows.families() {
             for cf in cols.families() {
                 let (familyTaps, familyPositions) = (rf.groupCount * cf.groupCount, rf.sources.count * cf.sources.count)
@@ -157,8 +155,7 @@ struct GatheredConvolution {
                         (taps, positions) = (taps + familyTaps, positions + familyPositions)
                     }
                 }
-                families.append(Family(rows: rf, cols: cf, members: members, columnOffset: columns))
-                columns += familyTaps * familyPositions
+                families.append(Family(rows: rf, cols: cf, members: members))
             }
         }
         self.families = families
@@ -172,9 +169,8 @@ struct GatheredConvolution {
 
     /// Combined taps over all classes (the combined weights hold O·C·this many values).
     var combinedTaps: Int { classes.reduce(0) { $0 + $1.taps } }
-    /// Every family's columns (C·taps × N·positions each) and its members' positions (O × N·positions each),
-    /// side by side so each pass covers all families.
-    var columnElements: Int { families.reduce(0) { $0 + $1.taps * $1.positions } * c * n }
+    /// Every family's members' positions (O × N·positions each), side by side so each pass covers all
+    /// families.
     var positionElements: Int { families.reduce(0) { $0 + $1.members.count * $1.positions } * o * n }
 
     var name: String {

@@ -39,42 +39,43 @@ enum FusedConvolution {
 
     enum Direction { case gather, scatterAdd }
 
-    /// Between the source image [N, C, H, W] and every class's columns [C·taps, N·positions]: the gather
+    /// Between the source image [N, C, H, W] and every family's columns (`ColumnLayout`): the gather
     /// writes each tap's cell (zero where it reads padding); the scatter zeroes the image plane and adds
     /// each column entry back onto the cell it came from. Parallel over N·C: a thread owns its planes, so
     /// scattered adds never collide. Taps are a run-time loop over tables (one loop body per class, not
     /// per tap: compile time); where a tap's column cells are consecutive (every upsampling phase away from
     /// the borders), the innermost loop is a plain strided copy the vectoriser handles.
     static func columnsPhase(_ g: GatheredConvolution, _ direction: Direction, image: Int, columns: Int, dtype: DType) -> KernelPhase {
-        KernelPhase(suffix: direction == .gather ? "_gather" : "_scatter", parallelCount: g.n * g.c) { e in
+        let layout = ColumnLayout(g, dtype: dtype)
+        return KernelPhase(suffix: direction == .gather ? "_gather" : "_scatter", parallelCount: g.n * g.c) { e in
             let zero = e.real(0, dtype), origin = e.index(0)
             e.loop(e.begin, e.end) { plane in
                 let sample = plane / g.c, channel = plane % g.c
                 let imageBase = plane * (g.h * g.w)
                 if direction == .scatterAdd { e.loop(g.h * g.w) { i in e.store(zero, image, imageBase + i) } }
-                for family in g.families where family.taps > 0 {
+                for (family, place) in zip(g.families, layout.families) where family.taps > 0 {
                     let (rowTaps, colTaps) = (family.rows.groupCount, family.cols.groupCount)
-                    let colCount = family.cols.sources.count, width = g.n * family.positions
+                    let colCount = family.cols.sources.count
                     let runs = ColumnRuns(family.cols.sources, taps: colTaps)
                     let rowSource = e.ir.constantTable(family.rows.sources.flatMap { $0 })
                     let colSource = e.ir.constantTable(family.cols.sources.flatMap { $0 })
                     let (runLo, runHi, runStart) = (e.ir.constantTable(runs.lo), e.ir.constantTable(runs.hi), e.ir.constantTable(runs.start))
-                    let familyBase = family.columnOffset * (g.c * g.n)
+                    let (familyBase, kStride, pStride) = (place.base, place.kStride, place.pStride)
                     e.loop(family.taps) { t in
                         let gy = t / colTaps, gx = t % colTaps
-                        let rowBase = familyBase + (channel * family.taps + t) * width + sample * family.positions
+                        let rowBase = familyBase + (channel * family.taps + t) * kStride + sample * (family.positions * pStride)
                         let (lo, hi) = (e.lookup(runLo, gx), e.lookup(runHi, gx))
                         e.loop(e.index(0), e.index(family.rows.sources.count), vectorize: direction == .gather) { ri in
                             let sr = e.lookup(rowSource, ri * rowTaps + gy)
-                            let lineBase = rowBase + ri * colCount
+                            let lineBase = rowBase + ri * (colCount * pStride)
                             // Cells through the source table (borders: reflected, replicated or zero).
                             let tabled = { (ci: IRValue) in
                                 let sc = e.lookup(colSource, ci * colTaps + gx)
                                 let valid = sr.greaterEqual(origin).and(sc.greaterEqual(origin))
                                 let cell = imageBase + e.max(sr, origin) * g.w + e.max(sc, origin)
                                 switch direction {
-                                case .gather: e.store(e.select(valid, e.load(image, cell), zero), columns, lineBase + ci)
-                                case .scatterAdd: e.ifThen(valid) { e.accumulate(e.load(columns, lineBase + ci), image, cell) }
+                                case .gather: e.store(e.select(valid, e.load(image, cell), zero), columns, lineBase + ci * pStride)
+                                case .scatterAdd: e.ifThen(valid) { e.accumulate(e.load(columns, lineBase + ci * pStride), image, cell) }
                                 }
                             }
                             // Border cells are few: kept scalar (vectorised, they would only cost compile time).
@@ -83,19 +84,19 @@ enum FusedConvolution {
                             // (guarded: a row of the padding reads zeros throughout).
                             e.ifThen(sr.greaterEqual(origin), {
                                 let cellBase = imageBase + sr * g.w + e.lookup(runStart, gx)
-                                if direction == .gather && runs.step == 1 {
+                                if direction == .gather && runs.step == 1 && pStride == 1 {
                                     e.copy(count: hi - lo, from: image, cellBase + lo, to: columns, lineBase + lo)
                                     return
                                 }
                                 e.loop(lo, hi, compact: true) { ci in
                                     let cell = cellBase + ci * runs.step
                                     switch direction {
-                                    case .gather: e.store(e.load(image, cell), columns, lineBase + ci)
-                                    case .scatterAdd: e.accumulate(e.load(columns, lineBase + ci), image, cell)
+                                    case .gather: e.store(e.load(image, cell), columns, lineBase + ci * pStride)
+                                    case .scatterAdd: e.accumulate(e.load(columns, lineBase + ci * pStride), image, cell)
                                     }
                                 }
                             }, else: {
-                                if direction == .gather { e.loop(lo, hi, vectorize: false) { ci in e.store(zero, columns, lineBase + ci) } }
+                                if direction == .gather { e.loop(lo, hi, vectorize: false) { ci in e.store(zero, columns, lineBase + ci * pStride) } }
                             })
                             e.loop(hi, e.index(colCount), vectorize: false, tabled)
                         }
@@ -179,14 +180,34 @@ enum FusedConvolution {
     /// positions.
     typealias Product = (KernelEmitter, GatheredConvolution.Family, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
 
+    /// Every family's products of one pass, each with its combined-weights buffer, in order: a generated
+    /// phase per product where the families are narrow (`GatheredConvolution.hasSkinnyProducts`), else one
+    /// BLAS phase.
+    static func productsPhases(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, kind: SkinnyProduct.Kind)],
+                               dtype: DType) -> [KernelPhase] {
+        if g.hasSkinnyProducts {
+            return products.map { skinnyPhase(g, $0.kind, combined: $0.combined, columns: columns, positions: positions, dtype: dtype) }
+        }
+        let blas = products.map { product -> (combined: Int, Product) in
+            switch product.kind {
+            case .forward: (product.combined, forwardProduct(g, dtype))
+            case .data: (product.combined, dataProduct(g, dtype))
+            case .weight: (product.combined, weightProduct(g, dtype))
+            }
+        }
+        return [productsPhase(g, ColumnLayout(g, dtype: dtype), columns: columns, positions: positions, blas)]
+    }
+
     /// One BLAS phase: each of `products` with its combined-weights buffer, in order, over every family
     /// (one product's calls together: OpenBLAS slows down when calls of different shapes alternate).
-    static func productsPhase(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, Product)]) -> KernelPhase {
-        KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
+    static func productsPhase(_ g: GatheredConvolution, _ layout: ColumnLayout, columns: Int, positions: Int,
+                              _ products: [(combined: Int, Product)]) -> KernelPhase {
+        let families = zip(g.families, layout.families).filter { $0.0.taps > 0 }
+        return KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
             for (combined, product) in products {
-                for family in g.families where family.taps > 0 {
+                for (family, place) in families {
                     product(e, family, e.pointer(combined, offset: e.index(family.tapOffset * g.o * g.c)),
-                            e.pointer(columns, offset: e.index(family.columnOffset * g.c * g.n)),
+                            e.pointer(columns, offset: e.index(place.base)),
                             e.pointer(positions, offset: e.index(family.positionOffset * g.o * g.n)))
                 }
             }
@@ -267,7 +288,7 @@ enum FusedConvolution {
     }
 
     static func scratch(_ g: GatheredConvolution, _ dtype: DType) -> [TensorType] {
-        [TensorType(dtype, [g.combinesIdentically ? 1 : g.o * g.c * max(1, g.combinedTaps)]), TensorType(dtype, [max(1, g.columnElements)]),
+        [TensorType(dtype, [g.combinesIdentically ? 1 : g.o * g.c * max(1, g.combinedTaps)]), TensorType(dtype, [max(1, ColumnLayout(g, dtype: dtype).elements)]),
          TensorType(dtype, [max(1, g.positionElements)])]
     }
 
@@ -280,7 +301,7 @@ enum FusedConvolution {
             combinePhase(g, weight: 1, into: combined),
         ]) + [
             columnsPhase(g, .gather, image: 0, columns: columns, dtype: dtype),
-            productsPhase(g, columns: columns, positions: positions, [(combined, forwardProduct(g, dtype))]),
+        ] + productsPhases(g, columns: columns, positions: positions, [(combined, .forward)], dtype: dtype) + [
             positionsPhase(g, toOutput: true, output: y, positions: positions, bias: chain.hasBias ? 2 : nil, dtype: dtype),
         ])
     }
@@ -294,7 +315,7 @@ enum FusedConvolution {
             combinePhase(g, weight: 1, into: combined),
         ]) + [
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
-            productsPhase(g, columns: columns, positions: positions, [(combined, dataProduct(g, dtype))]),
+        ] + productsPhases(g, columns: columns, positions: positions, [(combined, .data)], dtype: dtype) + [
             columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
         ])
     }
@@ -308,8 +329,8 @@ enum FusedConvolution {
         return KernelPlan(name: "conv2d_backward_weight_\(g.name)", scratch: scratch(g, dtype), phases: [
             columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
-            productsPhase(g, columns: columns, positions: positions, [(combined, weightProduct(g, dtype))]),
-        ] + (g.combinesIdentically ? [] : [uncombinePhase(g, combined: combined, into: gw, dtype: dtype)]))
+        ] + productsPhases(g, columns: columns, positions: positions, [(combined, .weight)], dtype: dtype)
+          + (g.combinesIdentically ? [] : [uncombinePhase(g, combined: combined, into: gw, dtype: dtype)]))
     }
 
     /// Both gradients of one gathered convolution (a `conv2d_backward` node; buffers gy, w, x, gx, gw): gy
@@ -325,11 +346,9 @@ enum FusedConvolution {
         ]) + [
             columnsPhase(g, .gather, image: x, columns: columns, dtype: dtype),
             positionsPhase(g, toOutput: false, output: gy, positions: positions, bias: nil, dtype: dtype),
-            productsPhase(g, columns: columns, positions: positions, [
-                (identical ? gw : combinedGradient, weightProduct(g, dtype)),
-                (identical ? weight : combined, dataProduct(g, dtype)),
-            ]),
-        ] + (identical ? [] : [uncombinePhase(g, combined: combinedGradient, into: gw, dtype: dtype)]) + [
+        ] + productsPhases(g, columns: columns, positions: positions, [
+            (identical ? gw : combinedGradient, .weight), (identical ? weight : combined, .data),
+        ], dtype: dtype) + (identical ? [] : [uncombinePhase(g, combined: combinedGradient, into: gw, dtype: dtype)]) + [
             columnsPhase(g, .scatterAdd, image: gx, columns: columns, dtype: dtype),
         ])
     }
