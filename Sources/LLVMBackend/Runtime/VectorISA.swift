@@ -32,6 +32,9 @@ public enum VectorISA: Int, Comparable, Sendable, CaseIterable, CustomStringConv
         }
     }
 
+    /// Vector registers the class's code can use (16 ymm/xmm, 32 zmm).
+    public var vectorRegisters: Int { self >= .avx512 ? 32 : 16 }
+
     /// The vector features worth naming in reports, in a fixed order (`avx512f,avx512bw,…` or `avx2,fma`).
     static let reportedFeatures = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512vnni",
                                    "avx512bf16", "avx512fp16", "avx2", "fma", "avx", "sse4.2"]

@@ -28,6 +28,11 @@ enum ConvolutionAlgorithm: Equatable {
     static func winograd(_ g: GatheredConvolution) -> WinogradConvolution? { WinogradConvolution(g) }
 }
 
+/// The three products a convolution's passes multiply, whatever computes them (BLAS, Winograd's generated
+/// products, the gathered convolutions' skinny products): the forward product, the data gradient's (the
+/// weights transposed) and the weight gradient's (a contraction over the positions).
+enum ConvolutionProduct { case forward, data, weight }
+
 extension DirectConvolution {
     /// Output channels up to which a convolution runs as direct loops (a GEMM with M or K this small is
     /// too skinny for BLAS).

@@ -10,9 +10,9 @@ struct GatherAxisFamily: Equatable {
     /// For each member, for each of its outputs, its tuple's index in `sources`.
     var slots: [[Int]]
     var groupCount: Int { sources.first?.count ?? members[0].groups.count }
-    /// Whether every member owns every position (otherwise some of its positions are computed and ignored,
-    /// and their output gradient must read as zero).
-    var membersCoverEveryPosition: Bool { slots.allSatisfy { $0.count == sources.count } }
+    /// Whether member `m` owns every position (otherwise some of its positions are computed and ignored, and
+    /// their output gradient must read as zero).
+    func ownsEveryPosition(member m: Int) -> Bool { slots[m].count == sources.count }
 
     init(_ only: GatherAxisClass) {
         (members, sources, slots) = ([only], only.sources, [Array(only.sources.indices)])
@@ -43,8 +43,8 @@ extension GatherAxis {
     func families() -> [GatherAxisFamily] {
         var families: [GatherAxisFamily] = []
         for cls in classes() {
-            if let f = families.firstIndex(where: { $0.joining(cls) != nil }) {
-                families[f] = families[f].joining(cls)!
+            if let (f, joined) = families.indices.lazy.compactMap({ f in families[f].joining(cls).map { (f, $0) } }).first {
+                families[f] = joined
             } else {
                 families.append(GatherAxisFamily(cls))
             }

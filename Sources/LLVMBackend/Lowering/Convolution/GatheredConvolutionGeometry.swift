@@ -151,7 +151,7 @@ struct GatheredConvolution {
                     for (col, colMember) in cf.members.enumerated() {
                         members.append(Class(rows: rowMember, cols: colMember, rowSlots: rf.slots[r], colSlots: cf.slots[col],
                                              tapOffset: taps, positionOffset: positions,
-                                             ownsEveryPosition: rf.slots[r].count == rf.sources.count && cf.slots[col].count == cf.sources.count))
+                                             ownsEveryPosition: rf.ownsEveryPosition(member: r) && cf.ownsEveryPosition(member: col)))
                         (taps, positions) = (taps + familyTaps, positions + familyPositions)
                     }
                 }

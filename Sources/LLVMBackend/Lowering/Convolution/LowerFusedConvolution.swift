@@ -176,68 +176,50 @@ enum FusedConvolution {
         }
     }
 
-    /// One family's BLAS call, given pointers to its stacked combined weights (or their gradient), columns and
-    /// positions.
-    typealias Product = (KernelEmitter, GatheredConvolution.Family, _ combined: IRValue, _ columns: IRValue, _ positions: IRValue) -> Void
-
     /// Every family's products of one pass, each with its combined-weights buffer, in order: a generated
     /// phase per product where the families are narrow (`GatheredConvolution.hasSkinnyProducts`), else one
     /// BLAS phase.
-    static func productsPhases(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, kind: SkinnyProduct.Kind)],
+    static func productsPhases(_ g: GatheredConvolution, columns: Int, positions: Int, _ products: [(combined: Int, kind: ConvolutionProduct)],
                                dtype: DType) -> [KernelPhase] {
         if g.hasSkinnyProducts {
             return products.map { skinnyPhase(g, $0.kind, combined: $0.combined, columns: columns, positions: positions, dtype: dtype) }
         }
-        let blas = products.map { product -> (combined: Int, Product) in
-            switch product.kind {
-            case .forward: (product.combined, forwardProduct(g, dtype))
-            case .data: (product.combined, dataProduct(g, dtype))
-            case .weight: (product.combined, weightProduct(g, dtype))
-            }
-        }
-        return [productsPhase(g, ColumnLayout(g, dtype: dtype), columns: columns, positions: positions, blas)]
+        return [productsPhase(g, ColumnLayout(g, dtype: dtype), columns: columns, positions: positions, products, dtype: dtype)]
     }
 
     /// One BLAS phase: each of `products` with its combined-weights buffer, in order, over every family
     /// (one product's calls together: OpenBLAS slows down when calls of different shapes alternate).
     static func productsPhase(_ g: GatheredConvolution, _ layout: ColumnLayout, columns: Int, positions: Int,
-                              _ products: [(combined: Int, Product)]) -> KernelPhase {
+                              _ products: [(combined: Int, kind: ConvolutionProduct)], dtype: DType) -> KernelPhase {
         let families = zip(g.families, layout.families).filter { $0.0.taps > 0 }
         return KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
-            for (combined, product) in products {
+            for (combined, kind) in products {
                 for (family, place) in families {
-                    product(e, family, e.pointer(combined, offset: e.index(family.tapOffset * g.o * g.c)),
-                            e.pointer(columns, offset: e.index(place.base)),
-                            e.pointer(positions, offset: e.index(family.positionOffset * g.o * g.n)))
+                    emitBLASProduct(e, kind, g, family, dtype: dtype, combined: e.pointer(combined, offset: e.index(family.tapOffset * g.o * g.c)),
+                                    columns: e.pointer(columns, offset: e.index(place.base)),
+                                    positions: e.pointer(positions, offset: e.index(family.positionOffset * g.o * g.n)))
                 }
             }
         }
     }
 
-    /// positions[F·O, N·p] = combined[F·O, C·taps] · columns[C·taps, N·p], F the family's members.
-    static func forwardProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, family, wc, col, pos in
-            let width = g.n * family.positions, depth = g.c * family.taps
-            e.gemm(dtype, transA: false, transB: false, m: family.members.count * g.o, n: width, k: depth, a: wc, lda: depth,
-                   b: col, ldb: width, beta: e.real(0, dtype), c: pos, ldc: width)
-        }
-    }
-
-    /// columns[C·taps, N·p] = combined[F·O, C·taps]ᵀ · gy positions[F·O, N·p] (every member's share summed).
-    static func dataProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, family, wc, col, pos in
-            let width = g.n * family.positions, depth = g.c * family.taps
-            e.gemm(dtype, transA: true, transB: false, m: depth, n: width, k: family.members.count * g.o, a: wc, lda: depth,
-                   b: pos, ldb: width, beta: e.real(0, dtype), c: col, ldc: width)
-        }
-    }
-
-    /// combined gradient[F·O, C·taps] = gy positions[F·O, N·p] · columns[C·taps, N·p]ᵀ.
-    static func weightProduct(_ g: GatheredConvolution, _ dtype: DType) -> Product {
-        { e, family, wc, col, pos in
-            let width = g.n * family.positions, depth = g.c * family.taps
-            e.gemm(dtype, transA: false, transB: true, m: family.members.count * g.o, n: depth, k: width, a: pos, lda: width,
-                   b: col, ldb: width, beta: e.real(0, dtype), c: wc, ldc: depth)
+    /// One family's BLAS call (F its members, p its positions):
+    /// - forward: positions[F·O, N·p] = combined[F·O, C·taps] · columns[C·taps, N·p];
+    /// - data: columns[C·taps, N·p] = combined[F·O, C·taps]ᵀ · gy positions[F·O, N·p] (every member's share summed);
+    /// - weight: combined gradient[F·O, C·taps] = gy positions[F·O, N·p] · columns[C·taps, N·p]ᵀ.
+    static func emitBLASProduct(_ e: KernelEmitter, _ kind: ConvolutionProduct, _ g: GatheredConvolution, _ family: GatheredConvolution.Family,
+                                dtype: DType, combined: IRValue, columns: IRValue, positions: IRValue) {
+        let width = g.n * family.positions, depth = g.c * family.taps, rows = family.members.count * g.o, zero = e.real(0, dtype)
+        switch kind {
+        case .forward:
+            e.gemm(dtype, transA: false, transB: false, m: rows, n: width, k: depth, a: combined, lda: depth,
+                   b: columns, ldb: width, beta: zero, c: positions, ldc: width)
+        case .data:
+            e.gemm(dtype, transA: true, transB: false, m: depth, n: width, k: rows, a: combined, lda: depth,
+                   b: positions, ldb: width, beta: zero, c: columns, ldc: width)
+        case .weight:
+            e.gemm(dtype, transA: false, transB: true, m: rows, n: depth, k: width, a: positions, lda: width,
+                   b: columns, ldb: width, beta: zero, c: combined, ldc: depth)
         }
     }
 

@@ -351,11 +351,8 @@ struct WinogradConvolution: Equatable {
         }
     }
 
-    /// The three products of one transformed index k.
-    enum Product { case forward, data, weight }
-
     /// One of the 16 products: forward M = U·V, data dV = Uᵀ·dM, weight dU = dM·Vᵀ.
-    func emitProduct(_ e: KernelEmitter, _ product: Product, dtype: DType, k: Int, u: Int, v: Int, m: Int) {
+    func emitProduct(_ e: KernelEmitter, _ product: ConvolutionProduct, dtype: DType, k: Int, u: Int, v: Int, m: Int) {
         let (uk, vk, mk) = (e.pointer(u, offset: e.index(k * weightPlanes)), e.pointer(v, offset: e.index(k * inputPlanes)),
                             e.pointer(m, offset: e.index(k * outputPlanes)))
         let zero = e.real(0, dtype)
@@ -376,7 +373,7 @@ struct WinogradConvolution: Equatable {
     /// The 16 products of one kind: BLAS calls (one phase), or generated blocks parallel over (product,
     /// column block). Generated, every operand is read along contiguous rows: U[o, c], V[c, tiles] (forward),
     /// dM[o, tiles], and for the weight product, which contracts over the tiles, a channels-last V[tiles, c].
-    func productPhase(_ product: Product, dtype: DType, u: Int, v: Int, m: Int) -> KernelPhase {
+    func productPhase(_ product: ConvolutionProduct, dtype: DType, u: Int, v: Int, m: Int) -> KernelPhase {
         guard generatesProducts else {
             return KernelPhase(suffix: "_gemm", parallelCount: 1, usesBLAS: true) { e in
                 for k in 0..<16 { emitProduct(e, product, dtype: dtype, k: k, u: u, v: v, m: m) }
@@ -414,9 +411,9 @@ struct WinogradConvolution: Equatable {
     }
 
     /// Scratch shapes: transformed weights (or their gradient) [16, O, C], transformed inputs [16, C, tiles],
-    /// transformed outputs (or gy) [16, O, tiles], each plane padded by a cache line (`planeStride`), and the two-pass weight transforms' half-way values
-    /// [4, O, C, 3] (one element where no phase of the kernel uses them: a gathered weight transform and no
-    /// weight gradient).
+    /// transformed outputs (or gy) [16, O, tiles], each plane padded by a cache line (`planeStride`), and the
+    /// two-pass weight transforms' half-way values [4, O, C, 3] (one element where no phase of the kernel uses
+    /// them: a gathered weight transform and no weight gradient).
     func scratch(_ dtype: DType, weightGradient: Bool) -> (weights: TensorType, inputs: TensorType, outputs: TensorType, halves: TensorType) {
         let halves = weightGradient || !ConvolutionTuning.current.gathers ? [4, o, c, 3] : [1]
         return (TensorType(dtype, [16 * weightPlanes]), TensorType(dtype, [16 * inputPlanes]), TensorType(dtype, [16 * outputPlanes]),

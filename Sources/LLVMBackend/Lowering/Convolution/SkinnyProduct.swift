@@ -14,9 +14,7 @@ import GraphIR
 ///   range once and accumulating its slice of X.
 /// A depth that is not a multiple of the lanes finishes with the same code on scalars.
 struct SkinnyProduct {
-    enum Kind { case forward, data, weight }
-
-    let kind: Kind
+    let kind: ConvolutionProduct
     /// M, P and K.
     let rows, width, depth: Int
     /// Elements per vector (16 floats or 8 doubles on AVX-512, half that on AVX2) and vector registers.
@@ -39,9 +37,9 @@ struct SkinnyProduct {
         var positions: Int, positionsBase: Int
     }
 
-    init(_ kind: Kind, rows: Int, width: Int, depth: Int, dtype: DType, isa: VectorISA, _ operands: Operands) {
+    init(_ kind: ConvolutionProduct, rows: Int, width: Int, depth: Int, dtype: DType, isa: VectorISA, _ operands: Operands) {
         (self.kind, self.rows, self.width, self.depth, self.operands) = (kind, rows, width, depth, operands)
-        (lanes, registers) = (isa.floatLanes * 4 / dtype.byteWidth, isa >= .avx512 ? 32 : 16)
+        (lanes, registers) = (isa.floatLanes * 4 / dtype.byteWidth, isa.vectorRegisters)
     }
 
     /// Rows a forward or weight-gradient item covers, or a data-gradient pass reads at once. The forward and
@@ -189,7 +187,7 @@ extension FusedConvolution {
     /// One generated phase running `kind` for every family (`GatheredConvolution.hasSkinnyProducts`), the
     /// families' items side by side so the threads split them all. `combined` holds the combined weights (or
     /// their gradient).
-    static func skinnyPhase(_ g: GatheredConvolution, _ kind: SkinnyProduct.Kind, combined: Int, columns: Int, positions: Int,
+    static func skinnyPhase(_ g: GatheredConvolution, _ kind: ConvolutionProduct, combined: Int, columns: Int, positions: Int,
                             dtype: DType) -> KernelPhase {
         let isa = ConvolutionTuning.current.isa
         let products = zip(g.families, ColumnLayout(g, dtype: dtype).families).filter { $0.0.taps > 0 }.map { family, place in
